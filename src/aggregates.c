@@ -14,6 +14,7 @@
 #include "libpq/pqformat.h"
 #include "nodes/primnodes.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/numeric.h"
 
 #include "scor.h"
@@ -137,11 +138,24 @@ enc_int8_sum_trans(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(sum);
 }
 
-/* Combine two partial counts or sums (parallel aggregation) */
+/*
+ * Combine two partial counts or sums (parallel aggregation).  enc_count and
+ * enc_sum share this function, so an overflow names the aggregate that
+ * called it.
+ */
 Datum
 enc_int_sum_combine(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT64(checked_add(PG_GETARG_INT64(0), PG_GETARG_INT64(1), "enc_sum"));
+	int64		result;
+
+	if (unlikely(pg_add_s64_overflow(PG_GETARG_INT64(0), PG_GETARG_INT64(1), &result)))
+	{
+		Aggref	   *aggref = AggGetAggref(fcinfo);
+		char	   *aggname = aggref ? get_func_name(aggref->aggfnoid) : NULL;
+
+		report_overflow(aggname ? aggname : "enc_count or enc_sum");
+	}
+	PG_RETURN_INT64(result);
 }
 
 /* Encrypt the finished count or sum under the network key */
@@ -203,6 +217,9 @@ scale_numeric(Numeric value, int32 scale)
 				 errmsg("enc_sum cannot add %s",
 						numeric_out_sci(value, 0))));
 	scaled = NumericGetDatum(numeric_mul_opt_error(value, power_of_ten(scale), &have_error));
+	/* value * 10^scale beyond numeric's own range: far beyond any bigint */
+	if (have_error)
+		report_overflow("enc_sum");
 	truncated = DirectFunctionCall2(numeric_trunc, scaled, Int32GetDatum(0));
 	if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, scaled, truncated)) != 0)
 	{
@@ -389,11 +406,7 @@ ciphertext_state_add(CiphertextSumState *state, const uint8 *key_fpr, int scale,
 		return;
 	}
 	ciphertext_check_same_key(state->key_fpr, key_fpr);
-	if (state->scale != scale)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("cannot combine ciphertexts of different scales"),
-				 errdetail("One has scale %d, the other scale %d.", state->scale, scale)));
+	ciphertext_check_same_scale(state->scale, scale);
 	scor_point_add(&state->c1, &state->c1, c1);
 	scor_point_add(&state->c2, &state->c2, c2);
 }
@@ -477,7 +490,12 @@ enc_ciphertext_sum_deserial(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(state);
 }
 
-/* The finished homomorphic sum; an empty input is a fresh encryption of 0 */
+/*
+ * The finished homomorphic sum.  An empty input (or one of only NULLs) is a
+ * fresh encryption of 0 with scale 0: a ciphertext column has no declared
+ * scale, so there is none to inherit.  Adding that result to a scaled
+ * ciphertext is the usual different-scales error, whose hint explains it.
+ */
 Datum
 enc_ciphertext_sum_final(PG_FUNCTION_ARGS)
 {

@@ -213,16 +213,30 @@ ciphertext_check_same_key(const uint8 *a, const uint8 *b)
 						   fingerprint_to_text(a), fingerprint_to_text(b))));
 }
 
+/*
+ * Refuse to combine ciphertexts of different decimal scales: the sum of
+ * m1/10^s1 and m2/10^s2 is not (m1 + m2)/10^s for any one s.  An
+ * enc_sum(ciphertext) over no rows has no scale to inherit and is an
+ * encryption of 0 at scale 0; the hint says so when a scale 0 is involved.
+ */
+void
+ciphertext_check_same_scale(int a, int b)
+{
+	if (a != b)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot combine ciphertexts of different scales"),
+				 errdetail("One has scale %d, the other scale %d.", a, b),
+				 (a == 0 || b == 0) ?
+				 errhint("enc_sum(ciphertext) over no rows is an encryption of 0 with scale 0: an empty input has no scale to inherit.") : 0));
+}
+
 /* Check that two ciphertexts can be added or subtracted */
 static void
 check_compatible(const Ciphertext *a, const Ciphertext *b)
 {
 	ciphertext_check_same_key(a->key_fpr, b->key_fpr);
-	if (a->scale != b->scale)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("cannot combine ciphertexts of different scales"),
-				 errdetail("One has scale %d, the other scale %d.", a->scale, b->scale)));
+	ciphertext_check_same_scale(a->scale, b->scale);
 }
 
 /* Convert textual representation to internal representation */

@@ -994,11 +994,16 @@ done:
 	return rc;
 }
 
-/* Verify a proof of possession: the Schnorr proof, then the signature */
-int
-scor_pop_verify(const uint8_t pop[SCOR_POP_BYTES], const char *site_name,
-				const uint8_t elgamal_public[SCOR_ELEMENT_BYTES],
-				const uint8_t sign_public[SCOR_SIGN_PUBLIC_BYTES])
+/*
+ * Verify a proof of possession, check by check: the form of the site name,
+ * the keys and the proof's scalars and commitment, then the Schnorr
+ * proof, then the signature.  The challenge c is never transmitted (it is
+ * recomputed from the transcript), so it needs no check of its own.
+ */
+scor_pop_status
+scor_pop_check(const uint8_t pop[SCOR_POP_BYTES], const char *site_name,
+			   const uint8_t elgamal_public[SCOR_ELEMENT_BYTES],
+			   const uint8_t sign_public[SCOR_SIGN_PUBLIC_BYTES])
 {
 	scor_transcript t;
 	uint8_t    *msg;
@@ -1006,19 +1011,42 @@ scor_pop_verify(const uint8_t pop[SCOR_POP_BYTES], const char *site_name,
 	int			ok;
 
 	if (site_name == NULL)
-		return -1;
+		return SCOR_POP_NO_SITE_NAME;
+	if (!scor_element_is_valid(elgamal_public))
+		return SCOR_POP_KEY_NOT_CANONICAL;
+	if (scor_element_is_identity(elgamal_public))
+		return SCOR_POP_KEY_IDENTITY;
+	/* canonical, on the curve, not of small order, in the prime-order subgroup */
+	if (crypto_core_ed25519_is_valid_point(sign_public) != 1)
+		return SCOR_POP_VERIFY_KEY_INVALID;
+	if (!scor_element_is_valid(pop))
+		return SCOR_POP_COMMITMENT_NOT_CANONICAL;
+	if (!scor_scalar_is_canonical(pop + SCOR_ELEMENT_BYTES))
+		return SCOR_POP_RESPONSE_NOT_CANONICAL;
+	/* Ed25519's group order is ristretto255's L */
+	if (!scor_scalar_is_canonical(pop + SCOR_PROOF_BYTES + 32))
+		return SCOR_POP_SIGNATURE_NOT_CANONICAL;
 
 	pop_transcript(&t, site_name, elgamal_public, sign_public);
 	if (scor_schnorr_verify(pop, elgamal_public, &t) != 0)
-		return -1;
+		return SCOR_POP_SCHNORR_FAILED;
 
 	msg = pop_message(&msg_len, site_name, elgamal_public, sign_public, pop);
 	if (msg == NULL)
-		return -1;
+		return SCOR_POP_SIGNATURE_FAILED;
 	ok = crypto_sign_verify_detached(pop + SCOR_PROOF_BYTES, msg, msg_len,
 									 sign_public) == 0;
 	free(msg);
-	return ok ? 0 : -1;
+	return ok ? SCOR_POP_OK : SCOR_POP_SIGNATURE_FAILED;
+}
+
+/* Verify a proof of possession: 0 if it holds, else -1 */
+int
+scor_pop_verify(const uint8_t pop[SCOR_POP_BYTES], const char *site_name,
+				const uint8_t elgamal_public[SCOR_ELEMENT_BYTES],
+				const uint8_t sign_public[SCOR_SIGN_PUBLIC_BYTES])
+{
+	return scor_pop_check(pop, site_name, elgamal_public, sign_public) == SCOR_POP_OK ? 0 : -1;
 }
 
 /* ---------------------------------------------------------------- ElGamal */

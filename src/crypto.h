@@ -103,6 +103,30 @@ extern int	scor_pop_verify(const uint8_t pop[SCOR_POP_BYTES], const char *site_n
 							const uint8_t elgamal_public[SCOR_ELEMENT_BYTES],
 							const uint8_t sign_public[SCOR_SIGN_PUBLIC_BYTES]);
 
+/*
+ * The same verification, saying which check failed: first the form of
+ * every public input (each of which an honest site always gets right), then
+ * the two equations.  scor_pop_verify is scor_pop_check(...) == SCOR_POP_OK.
+ */
+typedef enum scor_pop_status
+{
+	SCOR_POP_OK = 0,
+	SCOR_POP_NO_SITE_NAME,		/* site_name is NULL */
+	SCOR_POP_KEY_NOT_CANONICAL, /* X is not a canonical ristretto255 encoding */
+	SCOR_POP_KEY_IDENTITY,		/* X is the identity */
+	SCOR_POP_VERIFY_KEY_INVALID,	/* not a canonical, prime-order Ed25519 point */
+	SCOR_POP_COMMITMENT_NOT_CANONICAL,	/* Schnorr R is not a canonical encoding */
+	SCOR_POP_RESPONSE_NOT_CANONICAL,	/* Schnorr s >= L (top bits included) */
+	SCOR_POP_SIGNATURE_NOT_CANONICAL,	/* Ed25519 S >= L (top bits included) */
+	SCOR_POP_SCHNORR_FAILED,	/* well-formed, but sG != R + cX */
+	SCOR_POP_SIGNATURE_FAILED	/* well-formed, but the signature is wrong */
+} scor_pop_status;
+
+extern scor_pop_status scor_pop_check(const uint8_t pop[SCOR_POP_BYTES],
+									  const char *site_name,
+									  const uint8_t elgamal_public[SCOR_ELEMENT_BYTES],
+									  const uint8_t sign_public[SCOR_SIGN_PUBLIC_BYTES]);
+
 /* Schnorr proof of knowledge of w with P = wG, bound to transcript t */
 extern int	scor_schnorr_prove(uint8_t proof[SCOR_PROOF_BYTES],
 							   const uint8_t w[SCOR_SCALAR_BYTES],

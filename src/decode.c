@@ -200,7 +200,8 @@ scor_decode_point(const scor_point *M)
 	if (rc == SCOR_DLOG_OUT_OF_RANGE)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("decrypted value is outside the decodable range"),
+				 errmsg("decrypted value is outside the decodable range [-2^%d, 2^%d]",
+						bits, bits),
 				 errdetail("scor decodes values from -%lld to %lld (%s = %d).",
 						   (long long) bound, (long long) bound, setting, bits),
 				 errhint("If the total can really be that large, raise %s.", setting)));

@@ -340,12 +340,22 @@ read_seed_from_file(const char *site_name, uint8 *seed)
 	}
 }
 
-/* Rename or remove this transaction's new key file as it ends */
+/*
+ * Rename or remove this transaction's new key file as it ends.  A prepared
+ * transaction cannot carry one: the file would have to be renamed at
+ * COMMIT PREPARED, by another backend that knows nothing of it.
+ */
 static void
 key_file_xact_callback(XactEvent event, void *arg)
 {
 	if (pending_key_tmp == NULL)
 		return;
+	if (event == XACT_EVENT_PRE_PREPARE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot prepare a transaction that created or rotated a site key"),
+				 errdetail("The new key file is put in place when the transaction commits, which a prepared transaction cannot do."),
+				 errhint("Call scor.init_site outside of PREPARE TRANSACTION.")));
 	if (event == XACT_EVENT_PRE_COMMIT)
 	{
 		/* an error here aborts the transaction: table and file stay in step */
@@ -551,6 +561,7 @@ scor_init_site(PG_FUNCTION_ARGS)
 	uint8		seed[SCOR_SEED_BYTES];
 	uint8		pop[SCOR_POP_BYTES];
 	uint8		fpr[SCOR_FINGERPRINT_BYTES];
+	uint8		registered[SCOR_ELEMENT_BYTES];
 	scor_site_keys *keys;
 	TupleDesc	tupdesc;
 	Datum		values[4];
@@ -565,7 +576,7 @@ scor_init_site(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 
-	exists = fetch_site_row(&existing_name, NULL, &key_version);
+	exists = fetch_site_row(&existing_name, registered, &key_version);
 	if (exists && !rotate)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
@@ -600,6 +611,20 @@ scor_init_site(PG_FUNCTION_ARGS)
 		write_key_file(site_name, seed);
 	}
 	keys = keys_from_seed(seed);
+
+	/*
+	 * A rotation must change the key.  With scor.key_command it would not
+	 * when the command still prints the old seed: key_version would go up
+	 * and peers would re-pin for nothing.
+	 */
+	if (exists && sodium_memcmp(keys->elgamal_public, registered, SCOR_ELEMENT_BYTES) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the key of site \"%s\" did not change", site_name),
+				 errdetail("The key source still gives the registered key %s (version %d).",
+						   fingerprint_text(registered), key_version),
+				 use_command ?
+				 errhint("Change the output of scor.key_command to the new seed first, then rotate again.") : 0));
 
 	if (scor_pop_create(pop, site_name, keys) != 0)
 		elog(ERROR, "could not create the proof of possession");

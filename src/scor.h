@@ -57,6 +57,7 @@ extern Ciphertext *ciphertext_from_points(const scor_point *c1, const scor_point
 extern Ciphertext *ciphertext_from_wire(const uint8 *wire);
 extern void ciphertext_to_wire(uint8 *wire, const Ciphertext *ct);
 extern void ciphertext_check_same_key(const uint8 *a, const uint8 *b);
+extern void ciphertext_check_same_scale(int a, int b);
 extern char *fingerprint_to_text(const uint8 *fpr);
 extern bytea *scor_bytea(const void *data, size_t len);
 extern char *scor_base64url_encode(const uint8 *data, size_t len);

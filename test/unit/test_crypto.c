@@ -1449,6 +1449,58 @@ test_site_keys(void)
 	}
 	CHECK(failures == 0, "tampered PoP bytes fail (%d)", failures);
 
+	/* scor_pop_check names the check that fails */
+	CHECK(scor_pop_check(pop, "site-a", a->elgamal_public, a->sign_public) == SCOR_POP_OK,
+		  "PoP check: ok");
+	CHECK(scor_pop_check(pop, NULL, a->elgamal_public, a->sign_public) == SCOR_POP_NO_SITE_NAME,
+		  "PoP check: no site name");
+	{
+		uint8_t		key[32];
+		uint8_t		L[32];
+
+		memset(key, 0, 32);
+		CHECK(scor_pop_check(pop, "site-a", key, a->sign_public) == SCOR_POP_KEY_IDENTITY,
+			  "PoP check: identity key");
+		memcpy(key, a->elgamal_public, 32);
+		key[31] |= 0x80;
+		CHECK(scor_pop_check(pop, "site-a", key, a->sign_public) == SCOR_POP_KEY_NOT_CANONICAL,
+			  "PoP check: key with bit 255 set");
+		hex(key, 32, "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f");
+		CHECK(scor_pop_check(pop, "site-a", key, a->sign_public) == SCOR_POP_KEY_NOT_CANONICAL,
+			  "PoP check: non-canonical key encoding");
+		memset(key, 0, 32);
+		key[0] = 1;				/* the Ed25519 identity: small order */
+		CHECK(scor_pop_check(pop, "site-a", a->elgamal_public, key) == SCOR_POP_VERIFY_KEY_INVALID,
+			  "PoP check: small-order verify key");
+		memcpy(bad, pop, SCOR_POP_BYTES);
+		bad[31] |= 0x80;
+		CHECK(scor_pop_check(bad, "site-a", a->elgamal_public, a->sign_public) == SCOR_POP_COMMITMENT_NOT_CANONICAL,
+			  "PoP check: non-canonical commitment");
+		hex(L, 32, "edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010");
+		memcpy(bad, pop, SCOR_POP_BYTES);
+		memcpy(bad + 32, L, 32);
+		CHECK(scor_pop_check(bad, "site-a", a->elgamal_public, a->sign_public) == SCOR_POP_RESPONSE_NOT_CANONICAL,
+			  "PoP check: response s = L");
+		memcpy(bad, pop, SCOR_POP_BYTES);
+		bad[63] |= 0x80;
+		CHECK(scor_pop_check(bad, "site-a", a->elgamal_public, a->sign_public) == SCOR_POP_RESPONSE_NOT_CANONICAL,
+			  "PoP check: response with its top bit set");
+		memcpy(bad, pop, SCOR_POP_BYTES);
+		memcpy(bad + 96, L, 32);
+		CHECK(scor_pop_check(bad, "site-a", a->elgamal_public, a->sign_public) == SCOR_POP_SIGNATURE_NOT_CANONICAL,
+			  "PoP check: signature S = L");
+		memcpy(bad, pop, SCOR_POP_BYTES);
+		bad[127] |= 0x80;
+		CHECK(scor_pop_check(bad, "site-a", a->elgamal_public, a->sign_public) == SCOR_POP_SIGNATURE_NOT_CANONICAL,
+			  "PoP check: signature S with its top bit set");
+	}
+	CHECK(scor_pop_check(pop, "site-b", a->elgamal_public, a->sign_public) == SCOR_POP_SCHNORR_FAILED,
+		  "PoP check: other site name fails the Schnorr proof");
+	memcpy(bad, pop, 64);
+	memcpy(bad + 64, pop_b + 64, 64);
+	CHECK(scor_pop_check(bad, "site-a", a->elgamal_public, a->sign_public) == SCOR_POP_SIGNATURE_FAILED,
+		  "PoP check: another site's signature fails the signature");
+
 	/* Inconsistent key material is refused */
 	memcpy(a2, a, sizeof(scor_site_keys));
 	a2->sign_public[0] ^= 1;
