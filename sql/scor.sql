@@ -128,6 +128,18 @@ CREATE FUNCTION scor.site_public_key()
 	AS 'MODULE_PATHNAME', 'scor_site_public_key' LANGUAGE C STABLE STRICT;
 COMMENT ON FUNCTION scor.site_public_key() IS 'this site''s public keys and proof of possession, as peers fetch them';
 
+-- Check a site's public keys and proof of possession (as site_public_key
+-- shows them, or as scor.site and scor.member store them): true, or an
+-- error that names the check that failed
+CREATE FUNCTION scor.verify_site_key(site_name text, public_key text, verify_key text, proof text)
+	RETURNS boolean
+	AS 'MODULE_PATHNAME', 'scor_verify_site_key_text' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION scor.verify_site_key(text, text, text, text) IS 'check a site''s public keys and proof of possession (base64url, as site_public_key shows them)';
+CREATE FUNCTION scor.verify_site_key(site_name text, public_key bytea, verify_key bytea, proof bytea)
+	RETURNS boolean
+	AS 'MODULE_PATHNAME', 'scor_verify_site_key_bytea' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION scor.verify_site_key(text, bytea, bytea, bytea) IS 'check a site''s public keys and proof of possession (bytes, as scor.site and scor.member store them)';
+
 CREATE FUNCTION scor.network_key()
 	RETURNS TABLE (members integer, public_key text, fingerprint text, network_id text)
 	AS 'MODULE_PATHNAME', 'scor_network_key_info' LANGUAGE C STABLE STRICT;
@@ -253,10 +265,15 @@ COMMENT ON FUNCTION scor.decrypt(scor.ciphertext) IS 'decrypt with this site''s 
 REVOKE ALL ON FUNCTION
 	scor.init_site(text, boolean),
 	scor.site_public_key(),
+	scor.verify_site_key(text, text, text, text),
+	scor.verify_site_key(text, bytea, bytea, bytea),
 	scor.network_key(),
 	scor.encrypt(bigint),
 	scor.decrypt(scor.ciphertext)
 FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION scor.init_site(text, boolean) TO scor_admin;
 GRANT EXECUTE ON FUNCTION scor.site_public_key(), scor.network_key() TO scor_admin, scor_analyst, scor_peer;
+-- read-only, but not a remote entry point: not for scor_peer
+GRANT EXECUTE ON FUNCTION scor.verify_site_key(text, text, text, text),
+	scor.verify_site_key(text, bytea, bytea, bytea) TO scor_admin, scor_analyst;
 GRANT EXECUTE ON FUNCTION scor.encrypt(bigint), scor.decrypt(scor.ciphertext) TO scor_admin, scor_analyst;

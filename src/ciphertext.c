@@ -228,7 +228,7 @@ ciphertext_check_same_scale(int a, int b)
 				 errmsg("cannot combine ciphertexts of different scales"),
 				 errdetail("One has scale %d, the other scale %d.", a, b),
 				 (a == 0 || b == 0) ?
-				 errhint("enc_sum(ciphertext) over no rows is an encryption of 0 with scale 0: an empty input has no scale to inherit.") : 0));
+				 errhint("A ciphertext of scale 0 may be an enc_sum(ciphertext) over no rows, which has no scale to inherit.") : 0));
 }
 
 /* Check that two ciphertexts can be added or subtracted */

@@ -36,6 +36,8 @@ PG_FUNCTION_INFO_V1(scor_init_site);
 PG_FUNCTION_INFO_V1(scor_site_public_key);
 PG_FUNCTION_INFO_V1(scor_network_key_info);
 PG_FUNCTION_INFO_V1(scor_member_changed);
+PG_FUNCTION_INFO_V1(scor_verify_site_key_text);
+PG_FUNCTION_INFO_V1(scor_verify_site_key_bytea);
 
 #define KEY_DIR "scor"
 #define KEY_FILE_MAGIC "SCORKEY1"
@@ -710,6 +712,138 @@ scor_site_public_key(PG_FUNCTION_ARGS)
 	SPI_finish();
 	scor_end_owner(&scope);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/* One base64url field of scor.verify_site_key(text, ...): exactly len bytes */
+static void
+key_field_from_text(uint8 *out, size_t len, text *t, const char *field)
+{
+	char	   *s = text_to_cstring(t);
+	size_t		chars = (len * 4 + 2) / 3;
+
+	if (!scor_base64url_decode(s, strlen(s), out, len))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("invalid %s: not %zu bytes of unpadded base64url", field, len),
+				 errdetail("It has %zu characters; %zu bytes are %zu characters of A-Z, a-z, 0-9, \"-\" and \"_\", with unused trailing bits zero.",
+						   strlen(s), len, chars)));
+}
+
+/* One field of scor.verify_site_key(bytea, ...): exactly len bytes */
+static void
+key_field_from_bytea(uint8 *out, size_t len, bytea *b, const char *field)
+{
+	size_t		got = VARSIZE_ANY_EXHDR(b);
+
+	if (got != len)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid %s: %zu bytes instead of %zu", field, got, len)));
+	memcpy(out, VARDATA_ANY(b), len);
+}
+
+/*
+ * Check a site's public keys and proof of possession with the crypto
+ * core's checks (scor_pop_check), raising an error that names the check
+ * that failed: what add_peer and a network manifest rely on, callable on
+ * its own so that a DBA can check what a peer sent out of band, or the
+ * rows pinned in scor.member.
+ */
+static void
+verify_site_key(const char *site_name, const uint8 *pk, const uint8 *vk, const uint8 *pop)
+{
+	const char *L_text = "L = 2^252 + 27742317777372353535851937790883648493";
+
+	check_site_name(site_name);
+	switch (scor_pop_check(pop, site_name, pk, vk))
+	{
+		case SCOR_POP_OK:
+			return;
+		case SCOR_POP_KEY_NOT_CANONICAL:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the public key of site \"%s\" is not a canonical ristretto255 encoding",
+							site_name)));
+			break;
+		case SCOR_POP_KEY_IDENTITY:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the public key of site \"%s\" is the identity element", site_name),
+					 errdetail("It would add nothing to the collective key: the other sites could decrypt without this one.")));
+			break;
+		case SCOR_POP_VERIFY_KEY_INVALID:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the verify key of site \"%s\" is not a valid Ed25519 public key", site_name),
+					 errdetail("It must be the canonical encoding of a curve point of prime order.")));
+			break;
+		case SCOR_POP_COMMITMENT_NOT_CANONICAL:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the proof of possession of site \"%s\" has a non-canonical commitment", site_name),
+					 errdetail("Its bytes 1 to 32 (the Schnorr commitment R) must be a canonical ristretto255 encoding.")));
+			break;
+		case SCOR_POP_RESPONSE_NOT_CANONICAL:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the proof of possession of site \"%s\" has a non-canonical scalar", site_name),
+					 errdetail("Its bytes 33 to 64 (the Schnorr response s) %s; a scalar must be below the group order %s.",
+							   (pop[63] & 0xe0) ? "have their top bits set" : "are not below L", L_text)));
+			break;
+		case SCOR_POP_SIGNATURE_NOT_CANONICAL:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the proof of possession of site \"%s\" has a non-canonical scalar", site_name),
+					 errdetail("Its bytes 97 to 128 (the signature's scalar S) %s; a scalar must be below the group order %s.",
+							   (pop[127] & 0xe0) ? "have their top bits set" : "are not below L", L_text)));
+			break;
+		case SCOR_POP_SCHNORR_FAILED:
+			ereport(ERROR,
+					(errcode(ERRCODE_SCOR_BAD_PROOF),
+					 errmsg("the proof of possession of site \"%s\" does not verify", site_name),
+					 errdetail("Its Schnorr proof does not hold for this site name and these keys: it was made for another site name or another key, or altered.")));
+			break;
+		case SCOR_POP_SIGNATURE_FAILED:
+			ereport(ERROR,
+					(errcode(ERRCODE_SCOR_BAD_PROOF),
+					 errmsg("the proof of possession of site \"%s\" does not verify", site_name),
+					 errdetail("Its signature does not verify under the site's verify key.")));
+			break;
+		case SCOR_POP_NO_SITE_NAME:
+			elog(ERROR, "verify_site_key: no site name");
+			break;
+	}
+	elog(ERROR, "verify_site_key: unknown result of scor_pop_check");
+}
+
+/* scor.verify_site_key(text, ...): the base64url form site_public_key shows */
+Datum
+scor_verify_site_key_text(PG_FUNCTION_ARGS)
+{
+	uint8		pk[SCOR_ELEMENT_BYTES];
+	uint8		vk[SCOR_SIGN_PUBLIC_BYTES];
+	uint8		pop[SCOR_POP_BYTES];
+
+	key_field_from_text(pk, sizeof(pk), PG_GETARG_TEXT_PP(1), "public key");
+	key_field_from_text(vk, sizeof(vk), PG_GETARG_TEXT_PP(2), "verify key");
+	key_field_from_text(pop, sizeof(pop), PG_GETARG_TEXT_PP(3), "proof of possession");
+	verify_site_key(text_to_cstring(PG_GETARG_TEXT_PP(0)), pk, vk, pop);
+	PG_RETURN_BOOL(true);
+}
+
+/* scor.verify_site_key(bytea, ...): the form scor.site and scor.member store */
+Datum
+scor_verify_site_key_bytea(PG_FUNCTION_ARGS)
+{
+	uint8		pk[SCOR_ELEMENT_BYTES];
+	uint8		vk[SCOR_SIGN_PUBLIC_BYTES];
+	uint8		pop[SCOR_POP_BYTES];
+
+	key_field_from_bytea(pk, sizeof(pk), PG_GETARG_BYTEA_PP(1), "public key");
+	key_field_from_bytea(vk, sizeof(vk), PG_GETARG_BYTEA_PP(2), "verify key");
+	key_field_from_bytea(pop, sizeof(pop), PG_GETARG_BYTEA_PP(3), "proof of possession");
+	verify_site_key(text_to_cstring(PG_GETARG_TEXT_PP(0)), pk, vk, pop);
+	PG_RETURN_BOOL(true);
 }
 
 /*

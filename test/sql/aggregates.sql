@@ -53,21 +53,33 @@ FROM (SELECT enc_count(*) a, enc_count(id) b FROM admissions) s;
 SELECT decrypt(enc_sum(x, 2)) FROM (VALUES (1.25), (2.50), (-0.75)) v(x);
 SELECT scale(enc_sum(x, 2)) FROM (VALUES (1.25)) v(x);
 SELECT decrypt(enc_sum(x, 0)) FROM (VALUES (1e11), (2.0)) v(x);
-SELECT enc_sum(x, 1) FROM (VALUES (1.25)) v(x);
-SELECT enc_sum(x, 19) FROM (VALUES (1.25)) v(x);
-SELECT enc_sum(x, -1) FROM (VALUES (1.25)) v(x);
-SELECT enc_sum(x, NULL) FROM (VALUES (1.25)) v(x);
-SELECT enc_sum(weight, age::integer) FROM admissions;
-SELECT enc_sum(x, 2) FROM (VALUES ('NaN'::numeric)) v(x);
-SELECT enc_sum(x, 2) FROM (VALUES ('Infinity'::numeric)) v(x);
-SELECT enc_sum(x, 18) FROM (VALUES (10.0)) v(x);
+-- bad scales and values: 22023, a NULL scale 22004, overflow 22003
+SELECT error_of($$SELECT enc_sum(x, 1) FROM (VALUES (1.25)) v(x)$$);
+SELECT error_of($$SELECT enc_sum(x, 19) FROM (VALUES (1.25)) v(x)$$);
+SELECT error_of($$SELECT enc_sum(x, -1) FROM (VALUES (1.25)) v(x)$$);
+SELECT error_of($$SELECT enc_sum(x, NULL) FROM (VALUES (1.25)) v(x)$$);
+SELECT error_of($$SELECT enc_sum(weight, age::integer) FROM admissions$$);
+SELECT error_of($$SELECT enc_sum(x, 18) FROM (VALUES (10.0)) v(x)$$);
 
--- Overflow of a plaintext accumulator is an error, never a wrapped value
-SELECT enc_sum(x) FROM (VALUES (9223372036854775807::bigint), (1)) v(x);
-SELECT enc_sum(x) FROM (VALUES ((-9223372036854775808)::bigint), (-1)) v(x);
-SELECT decrypt(enc_sum(x)) FROM (VALUES (9223372036854775807::bigint), (-1), (1)) v(x);
-SELECT enc_sum(x, 0) FROM (VALUES (9223372036854775807::numeric), (1)) v(x);
-SELECT enc_sum(x, 0) FROM (VALUES (1e19)) v(x);
+-- Overflow of a plaintext accumulator is an error, never a wrapped value: 22003
+SELECT error_of($$SELECT enc_sum(x) FROM (VALUES (9223372036854775807::bigint), (1)) v(x)$$);
+SELECT error_of($$SELECT enc_sum(x) FROM (VALUES ((-9223372036854775808)::bigint), (-1)) v(x)$$);
+SELECT error_of($$SELECT decrypt(enc_sum(x)) FROM (VALUES (9223372036854775807::bigint), (-1), (1)) v(x)$$);
+SELECT error_of($$SELECT enc_sum(x, 0) FROM (VALUES (9223372036854775807::numeric), (1)) v(x)$$);
+SELECT error_of($$SELECT enc_sum(x, 0) FROM (VALUES (1e19)) v(x)$$);
+SELECT error_of($$SELECT enc_sum(x, 0) FROM (VALUES (-1e19)) v(x)$$);
+-- values at the edge of numeric's own range: value * 10^scale is beyond
+-- numeric (the multiplication itself overflows), or a 131072-digit integer
+SELECT error_of($$SELECT enc_sum('1e131071'::numeric, 1)$$);
+SELECT error_of($$SELECT enc_sum('-1e131071'::numeric, 18)$$);
+SELECT error_of($$SELECT enc_sum('1e131071'::numeric, 0)$$);
+SELECT error_of($$SELECT enc_sum(x, 2) FROM (VALUES (1.5), ('1e131071'::numeric)) v(x)$$);
+-- NaN and infinities are not numbers to add: 22023
+SELECT error_of($$SELECT enc_sum(x, 2) FROM (VALUES ('NaN'::numeric)) v(x)$$);
+SELECT error_of($$SELECT enc_sum(x, 2) FROM (VALUES ('Infinity'::numeric)) v(x)$$);
+SELECT error_of($$SELECT enc_sum(x, 0) FROM (VALUES (1.0), ('-Infinity'::numeric)) v(x)$$);
+-- the backend survived all of the above
+SELECT decrypt(enc_sum(x, 1)) AS still_fine FROM (VALUES (0.5)) v(x);
 
 -- Homomorphic operators and enc_sum over a ciphertext column
 CREATE TABLE per_ward AS
@@ -77,7 +89,17 @@ SELECT decrypt(a.n + b.n) AS plus, decrypt(a.n - b.n) AS minus, decrypt(-a.n) AS
 FROM per_ward a, per_ward b WHERE a.ward = 'w0' AND b.ward = 'w1';
 SELECT decrypt(enc_sum(s)) FROM per_ward WHERE false;
 SELECT decrypt(enc_sum(c)) FROM (VALUES (NULL::scor.ciphertext)) v(c);
-SELECT enc_sum(weight, 3) + enc_sum(los) FROM admissions;
+SELECT error_of($$SELECT enc_sum(weight, 3) + enc_sum(los) FROM admissions$$);
+-- enc_sum over a ciphertext column with no rows: a ciphertext column has no
+-- declared scale, so an empty input has none to inherit and gives an
+-- encryption of 0 with scale 0.  It adds to scale-0 ciphertexts; with a
+-- scaled one it is the different-scales error, whose hint says why
+CREATE TABLE scaled_ct AS SELECT enc_sum(weight, 3) AS c FROM admissions;
+SELECT scale(c) AS column_scale, (SELECT scale(enc_sum(c)) FROM scaled_ct WHERE false) AS empty_sum_scale
+FROM scaled_ct;
+SELECT decrypt((SELECT enc_sum(s) FROM per_ward WHERE false) + enc_sum(los)) AS plus_scale_0 FROM admissions;
+SELECT error_of($$SELECT (SELECT enc_sum(c) FROM scaled_ct WHERE false) + c FROM scaled_ct$$);
+DROP TABLE scaled_ct;
 
 -- A forced parallel plan gives the same answers, through Partial Aggregate
 SET parallel_setup_cost = 0;
@@ -85,22 +107,36 @@ SET parallel_tuple_cost = 0;
 SET min_parallel_table_scan_size = 0;
 SET max_parallel_workers_per_gather = 2;
 SET parallel_leader_participation = off;
-EXPLAIN (COSTS OFF)
+-- EXPLAIN ANALYZE shows the workers really ran, so the states of
+-- enc_sum(numeric) and enc_sum(ciphertext) really went through their
+-- serial and deserial functions; the row counts of each worker vary from
+-- run to run and are cut out, as are memory sizes
+CREATE FUNCTION explain_analyze(q text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE
+	line text;
+BEGIN
+	FOR line IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q LOOP
+		CONTINUE WHEN line ~ '(Memory|Batches|Sort Method|Worker \d|Rows Removed)';
+		RETURN NEXT regexp_replace(line, ' \(actual rows=\d+ loops=\d+\)', '');
+	END LOOP;
+END
+$$;
+SELECT explain_analyze($$
 SELECT enc_count(*), enc_count(los), enc_sum(age), enc_sum(los), enc_sum(cost), enc_sum(weight, 3)
-FROM admissions;
+FROM admissions$$);
 SELECT decrypt(enc_count(*)) AS n, decrypt(enc_count(los)) AS n_los, decrypt(enc_sum(age)) AS s_age,
        decrypt(enc_sum(los)) AS s_los, decrypt(enc_sum(cost)) AS s_cost,
        decrypt(enc_sum(weight, 3)) AS s_weight
 FROM admissions;
-EXPLAIN (COSTS OFF)
-SELECT ward, enc_count(*), enc_sum(los) FROM admissions GROUP BY ward;
+SELECT explain_analyze($$SELECT ward, enc_count(*), enc_sum(los) FROM admissions GROUP BY ward$$);
 SELECT ward, decrypt(enc_count(*)) AS n, decrypt(enc_sum(los)) AS s
 FROM admissions GROUP BY ward ORDER BY ward;
 CREATE TABLE many_ct AS SELECT i, scor.encrypt(i) AS c FROM generate_series(-500, 1000) i;
 ANALYZE many_ct;
-EXPLAIN (COSTS OFF) SELECT enc_sum(c) FROM many_ct;
+SELECT explain_analyze($$SELECT enc_sum(c) FROM many_ct$$);
 SELECT decrypt(enc_sum(c)) AS s, sum(i) FROM many_ct;
-SELECT decrypt(enc_sum(c)) FROM many_ct WHERE i < -1000;
+SELECT decrypt(enc_sum(c)) AS empty_ct, decrypt(enc_sum(i::numeric, 2)) AS empty_numeric FROM many_ct WHERE i < -1000;
+DROP FUNCTION explain_analyze(text);
 RESET parallel_setup_cost;
 RESET parallel_tuple_cost;
 RESET min_parallel_table_scan_size;
@@ -118,14 +154,14 @@ SET search_path = public, scor;
 SET scor.dp_test_seed = '0101010101010101010101010101010101010101010101010101010101010101';
 SELECT decrypt(dp_noise(enc_count(*), 0.5)) - count(*) = :first_seeded_noise AS reproducible FROM admissions;
 RESET scor.dp_test_seed;
-SELECT dp_noise(enc_count(*), 0) FROM admissions;
-SELECT dp_noise(enc_count(*), 'Infinity') FROM admissions;
-SELECT dp_noise(enc_count(*), 1, 0) FROM admissions;
+SELECT error_of($$SELECT dp_noise(enc_count(*), 0) FROM admissions$$);
+SELECT error_of($$SELECT dp_noise(enc_count(*), 'Infinity') FROM admissions$$);
+SELECT error_of($$SELECT dp_noise(enc_count(*), 1, 0) FROM admissions$$);
 SELECT dp_noise(scor.encrypt(1) - scor.encrypt(1), 1) IS NOT NULL AS combined_ok_locally;
 -- the seed is for superusers only
 CREATE ROLE regress_scor_analyst IN ROLE scor_analyst;
 SET ROLE regress_scor_analyst;
-SET scor.dp_test_seed = '0101010101010101010101010101010101010101010101010101010101010101';
+SELECT sqlstate_of($$SET scor.dp_test_seed = '0101010101010101010101010101010101010101010101010101010101010101'$$);
 RESET ROLE;
 DROP ROLE regress_scor_analyst;
 

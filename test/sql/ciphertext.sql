@@ -51,21 +51,22 @@ CREATE TABLE kat2 (LIKE kat);
 COPY kat2 FROM :'ctfile' WITH (FORMAT binary);
 SELECT count(*) AS rows, bool_and(a.c::text = b.c::text) AS identical FROM kat a JOIN kat2 b USING (i);
 
--- Malformed text: 22P02
+-- Malformed text: 22P02 (the first also in full, with its detail)
 SELECT ''::scor.ciphertext;
-SELECT 'x'::scor.ciphertext;
-SELECT 'not base64 at all!'::scor.ciphertext;
-SELECT 'AQAAAAAAAAAAAOLyrgpqvE5xqISpYcUAUV9Y4wtqpYLdjbamWUXgjS12akkyEPdJnNF_7LUQrgzqI6EQ6NW5AfisrdMJXHOjuR'::scor.ciphertext;
-SELECT 'AQAAAAAAAAAAAOLyrgpqvE5xqISpYcUAUV9Y4wtqpYLdjbamWUXgjS12akkyEPdJnNF_7LUQrgzqI6EQ6NW5AfisrdMJXHOjuRkA'::scor.ciphertext;
-SELECT 'AQAAAAAAAAAAAOLyrgpqvE5xqISpYcUAUV9Y4wtqpYLdjbamWUXgjS12akkyEPdJnNF_7LUQrgzqI6EQ6NW5AfisrdMJXHOjuRk=='::scor.ciphertext;
-SELECT '*QAAAAAAAAAAAOLyrgpqvE5xqISpYcUAUV9Y4wtqpYLdjbamWUXgjS12akkyEPdJnNF_7LUQrgzqI6EQ6NW5AfisrdMJXHOjuRk'::scor.ciphertext;
+SELECT sqlstate_of($$SELECT ''::scor.ciphertext$$);
+SELECT sqlstate_of($$SELECT 'x'::scor.ciphertext$$);
+SELECT sqlstate_of($$SELECT 'not base64 at all!'::scor.ciphertext$$);
+SELECT sqlstate_of($$SELECT 'AQAAAAAAAAAAAOLyrgpqvE5xqISpYcUAUV9Y4wtqpYLdjbamWUXgjS12akkyEPdJnNF_7LUQrgzqI6EQ6NW5AfisrdMJXHOjuR'::scor.ciphertext$$);
+SELECT sqlstate_of($$SELECT 'AQAAAAAAAAAAAOLyrgpqvE5xqISpYcUAUV9Y4wtqpYLdjbamWUXgjS12akkyEPdJnNF_7LUQrgzqI6EQ6NW5AfisrdMJXHOjuRkA'::scor.ciphertext$$);
+SELECT sqlstate_of($$SELECT 'AQAAAAAAAAAAAOLyrgpqvE5xqISpYcUAUV9Y4wtqpYLdjbamWUXgjS12akkyEPdJnNF_7LUQrgzqI6EQ6NW5AfisrdMJXHOjuRk=='::scor.ciphertext$$);
+SELECT sqlstate_of($$SELECT '*QAAAAAAAAAAAOLyrgpqvE5xqISpYcUAUV9Y4wtqpYLdjbamWUXgjS12akkyEPdJnNF_7LUQrgzqI6EQ6NW5AfisrdMJXHOjuRk'::scor.ciphertext$$);
 -- non-canonical base64url: unused trailing bits set
-SELECT 'AQAAAAAAAAAAAOLyrgpqvE5xqISpYcUAUV9Y4wtqpYLdjbamWUXgjS12akkyEPdJnNF_7LUQrgzqI6EQ6NW5AfisrdMJXHOjuRl'::scor.ciphertext;
+SELECT sqlstate_of($$SELECT 'AQAAAAAAAAAAAOLyrgpqvE5xqISpYcUAUV9Y4wtqpYLdjbamWUXgjS12akkyEPdJnNF_7LUQrgzqI6EQ6NW5AfisrdMJXHOjuRl'::scor.ciphertext$$);
 
 -- Wrong version, scale out of range: 22023
-SELECT 'AgAAAAAAAAAAAOLyrgpqvE5xqISpYcUAUV9Y4wtqpYLdjbamWUXgjS12akkyEPdJnNF_7LUQrgzqI6EQ6NW5AfisrdMJXHOjuRk'::scor.ciphertext;
-SELECT 'AAAAAAAAAAAAAOLyrgpqvE5xqISpYcUAUV9Y4wtqpYLdjbamWUXgjS12akkyEPdJnNF_7LUQrgzqI6EQ6NW5AfisrdMJXHOjuRk'::scor.ciphertext;
-SELECT 'ARMAAAAAAAAAAOLyrgpqvE5xqISpYcUAUV9Y4wtqpYLdjbamWUXgjS12akkyEPdJnNF_7LUQrgzqI6EQ6NW5AfisrdMJXHOjuRk'::scor.ciphertext;
+SELECT error_of($$SELECT 'AgAAAAAAAAAAAOLyrgpqvE5xqISpYcUAUV9Y4wtqpYLdjbamWUXgjS12akkyEPdJnNF_7LUQrgzqI6EQ6NW5AfisrdMJXHOjuRk'::scor.ciphertext$$);
+SELECT error_of($$SELECT 'AAAAAAAAAAAAAOLyrgpqvE5xqISpYcUAUV9Y4wtqpYLdjbamWUXgjS12akkyEPdJnNF_7LUQrgzqI6EQ6NW5AfisrdMJXHOjuRk'::scor.ciphertext$$);
+SELECT error_of($$SELECT 'ARMAAAAAAAAAAOLyrgpqvE5xqISpYcUAUV9Y4wtqpYLdjbamWUXgjS12akkyEPdJnNF_7LUQrgzqI6EQ6NW5AfisrdMJXHOjuRk'::scor.ciphertext$$);
 
 -- RFC 9496 A.2: every invalid encoding is refused, as C1 and as C2: 22023
 CREATE TABLE bad_encodings (n integer, c1_text text, c2_text text);
@@ -112,17 +113,44 @@ SELECT n, input_error(c1_text) AS as_c1, input_error(c2_text) AS as_c2 FROM bad_
 SELECT c1_text::scor.ciphertext FROM bad_encodings WHERE n = 1;
 SELECT c2_text::scor.ciphertext FROM bad_encodings WHERE n = 29;
 
--- Ciphertexts under different keys, or of different scales, do not mix
--- (terse: the details name fingerprints of this run's random key)
-\set VERBOSITY terse
-SELECT c + scor.encrypt(1) FROM kat WHERE i = 1;
-SELECT scor.encrypt(1) - c FROM kat WHERE i = 1;
-SELECT enc_sum(c) FROM (SELECT c FROM kat WHERE i = 1 UNION ALL SELECT scor.encrypt(1)) s;
-SELECT a.c + 'AQIAAAAAAAAAAOLyrgpqvE5xqISpYcUAUV9Y4wtqpYLdjbamWUXgjS12akkyEPdJnNF_7LUQrgzqI6EQ6NW5AfisrdMJXHOjuRk'::scor.ciphertext FROM kat a WHERE i = 1;
+-- Ciphertexts under different keys, or of different scales, do not mix:
+-- 22023 (the details name fingerprints of this run's random key, masked)
+SELECT error_of($$SELECT c + scor.encrypt(1) FROM kat WHERE i = 1$$);
+SELECT error_of($$SELECT scor.encrypt(1) - c FROM kat WHERE i = 1$$);
+SELECT error_of($$SELECT enc_sum(c) FROM (SELECT c FROM kat WHERE i = 1 UNION ALL SELECT scor.encrypt(1)) s$$);
+SELECT error_of($$SELECT a.c + 'AQIAAAAAAAAAAOLyrgpqvE5xqISpYcUAUV9Y4wtqpYLdjbamWUXgjS12akkyEPdJnNF_7LUQrgzqI6EQ6NW5AfisrdMJXHOjuRk'::scor.ciphertext FROM kat a WHERE i = 1$$);
 -- a ciphertext under a foreign key cannot be decrypted here
-SELECT decrypt(c) FROM kat WHERE i = 1;
+SELECT error_of($$SELECT decrypt(c) FROM kat WHERE i = 1$$);
 
-\set VERBOSITY default
+-- Binary input of the wrong length: 22P03.  COPY ... FROM (FORMAT binary)
+-- reaches ciphertext_recv with the bytes of a field, so a file written
+-- from a bytea column of the same shape delivers exactly the bytes wanted
+CREATE TABLE raw (i integer, c bytea);
+CREATE TABLE kat3 (LIKE kat);
+\set rawfile :abs_builddir '/results/ciphertext-raw.bin'
+CREATE FUNCTION copy_raw(bytes bytea, path text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	TRUNCATE raw;
+	INSERT INTO raw VALUES (1, bytes);
+	EXECUTE format('COPY raw TO %L WITH (FORMAT binary)', path);
+	RETURN error_of(format('COPY kat3 FROM %L WITH (FORMAT binary)', path));
+END
+$$;
+SELECT copy_raw('\x'::bytea, :'rawfile') AS empty;
+SELECT copy_raw('\x0102'::bytea, :'rawfile') AS two_bytes;
+SELECT copy_raw(substr(scor.ciphertext_send(c), 1, 73), :'rawfile') AS one_short FROM kat WHERE i = 1;
+SELECT copy_raw(scor.ciphertext_send(c) || '\x00'::bytea, :'rawfile') AS one_long FROM kat WHERE i = 1;
+-- the right length goes through the same validator as text input: 22023
+SELECT copy_raw(set_byte(scor.ciphertext_send(c), 0, 2), :'rawfile') AS bad_version FROM kat WHERE i = 1;
+SELECT copy_raw(set_byte(scor.ciphertext_send(c), 1, 19), :'rawfile') AS bad_scale FROM kat WHERE i = 1;
+SELECT copy_raw(set_byte(scor.ciphertext_send(c), 41, get_byte(scor.ciphertext_send(c), 41) | 128), :'rawfile') AS bad_c1
+FROM kat WHERE i = 1;
+-- and the unchanged bytes are accepted
+SELECT copy_raw(scor.ciphertext_send(c), :'rawfile') AS unchanged FROM kat WHERE i = 1;
+SELECT count(*) AS rows, bool_and(a.c::text = b.c::text) AS identical FROM kat3 a JOIN kat b USING (i);
+DROP FUNCTION copy_raw(bytea, text);
+DROP TABLE raw, kat3;
+
 -- The backend is still healthy after all of the above
 SELECT decrypt(scor.encrypt(123)) AS still_fine;
 DROP FUNCTION input_error(text);
