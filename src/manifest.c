@@ -80,6 +80,7 @@ static char *manifest_ca_file = NULL;
 static int	manifest_connect_timeout_ms = 10000;
 static int	manifest_timeout_ms = 30000;
 static int	manifest_max_bytes = 1024 * 1024;
+static char *peer_sslrootcert = NULL;
 
 /* Backend-local cache of scor.network's settings, reset by invalidation */
 static ScorNetworkSettings settings_cache;
@@ -175,6 +176,13 @@ ScorManifestInit(void)
 							1024 * 1024, 1024, 64 * 1024 * 1024,
 							PGC_SUSET, GUC_UNIT_BYTE,
 							NULL, NULL, NULL);
+	DefineCustomStringVariable("scor.peer_sslrootcert",
+							   "File of CA certificates that verify the peers' PostgreSQL servers, set as the sslrootcert option of every server a network manifest creates or updates.",
+							   "Empty: join_network and sync_network leave the servers' sslrootcert option as it is.",
+							   &peer_sslrootcert,
+							   "",
+							   PGC_SIGHUP, 0,
+							   NULL, NULL, NULL);
 	CacheRegisterRelcacheCallback(network_settings_invalidate, (Datum) 0);
 }
 
@@ -1270,15 +1278,17 @@ is_scor_server(ForeignServer *server)
 
 /*
  * Create or update the foreign server of every other member: named after
- * the site, with the manifest's host, port, dbname and sslmode (options
- * this site added itself are kept, and so are its user mappings).
+ * the site, with the manifest's host, port, dbname and sslmode, and this
+ * site's scor.peer_sslrootcert if set (options this site added itself are
+ * kept, and so are its user mappings).
  */
 static void
 apply_server(const ManifestMember *mm)
 {
 	ForeignServer *server = GetForeignServerByName(mm->site, true);
-	const char *names[] = {"host", "port", "dbname", "sslmode", "site"};
-	const char *values[5];
+	const char *names[] = {"host", "port", "dbname", "sslmode", "site", "sslrootcert"};
+	const char *values[6];
+	int			noptions = 5;
 	StringInfoData sql;
 	bool		any = false;
 
@@ -1287,13 +1297,16 @@ apply_server(const ManifestMember *mm)
 	values[2] = mm->dbname;
 	values[3] = mm->sslmode;
 	values[4] = mm->site;
+	/* the manifest cannot name a file of this site: the CA bundle is local */
+	if (peer_sslrootcert != NULL && peer_sslrootcert[0] != '\0')
+		values[noptions++] = peer_sslrootcert;
 
 	initStringInfo(&sql);
 	if (server == NULL)
 	{
 		appendStringInfo(&sql, "CREATE SERVER %s FOREIGN DATA WRAPPER scor OPTIONS (",
 						 quote_identifier(mm->site));
-		for (int i = 0; i < 5; i++)
+		for (int i = 0; i < noptions; i++)
 			appendStringInfo(&sql, "%s%s %s", i ? ", " : "", names[i], quote_literal_cstr(values[i]));
 		appendStringInfoString(&sql, ")");
 		run_as_caller(sql.data);
@@ -1308,7 +1321,7 @@ apply_server(const ManifestMember *mm)
 				 errdetail("The network manifest lists site \"%s\", whose server has the site's name.", mm->site),
 				 errhint("Rename or drop the other server.")));
 	appendStringInfo(&sql, "ALTER SERVER %s OPTIONS (", quote_identifier(mm->site));
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < noptions; i++)
 	{
 		const char *old = server_option(server, names[i]);
 

@@ -30,4 +30,5 @@ chown -R postgres: "$work"
 chmod 755 "$work"
 
 echo "== running the tests as postgres"
-runuser -u postgres -- bash "$work/scor/test/run-tests.sh" "$work/scor"
+# CI=true: a driver check that cannot run here fails instead of being skipped
+runuser -u postgres -- env CI=true bash "$work/scor/test/run-tests.sh" "$work/scor"

@@ -1,15 +1,33 @@
 #!/usr/bin/env bash
-# Debian 12 packages that scor's build, tests and demo need (run as root).
+# Debian 12 packages for scor (run as root).
+#
+#   bash test/install-deps.sh           everything: build, tests and driver tests (CI, test/ci.sh)
+#   bash test/install-deps.sh --build   only what building and running scor needs (make demo)
+#
 # libcurl fetches network manifests; python3 and openssl make the HTTPS
 # server and certificates of test/t/005_manifest.pl.
 set -euo pipefail
+
+mode=all
+case "${1:-}" in
+'') ;;
+--build) mode=build ;;
+*)
+	echo "usage: bash test/install-deps.sh [--build]" >&2
+	exit 2
+	;;
+esac
+
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends \
-	build-essential ca-certificates \
-	postgresql-15 postgresql-server-dev-15 libpq-dev \
-	libsodium-dev libgmp-dev libcurl4-openssl-dev \
-	libipc-run-perl python3 openssl >/dev/null
+build=(build-essential ca-certificates
+	postgresql-15 postgresql-server-dev-15 libpq-dev
+	libsodium-dev libgmp-dev libcurl4-openssl-dev)
+if [ "$mode" = build ]; then
+	apt-get install -y -qq --no-install-recommends "${build[@]}" >/dev/null
+	exit 0
+fi
+apt-get install -y -qq --no-install-recommends "${build[@]}" libipc-run-perl python3 openssl >/dev/null
 
 # The driver tests (test/drivers): psycopg2 and psycopg 3, node-postgres
 # (installed from the npm registry by npm ci), and JDBC compiled with javac

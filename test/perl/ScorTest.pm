@@ -345,10 +345,11 @@ sub network_key_hex
 Phase 1 by hand: call scor.remote_contribute at the site as role scor_peer;
 return the ANSWER as raw bytes.
 
-=item $net->decrypt($site, $qid_hex, $bundle_bytes)
+=item $net->decrypt($site, $qid_hex, $bundle_bytes, network_id => hex)
 
-Phase 2 by hand: call scor.remote_decrypt as scor_peer; return (stdout,
-stderr): the SHARES as hex, or the error.
+Phase 2 by hand: call scor.remote_decrypt as scor_peer (for the given
+network id, by default the site's own); return (stdout, stderr): the SHARES
+as hex, or the error.
 
 =item ScorTest::bundle(@answers), ScorTest::tohex($bytes), ScorTest::fromhex($hex)
 
@@ -372,8 +373,8 @@ SELECT scor.remote_contribute('\\x$nid', '\\x$qid', '$coordinator', 'mallory', '
 
 sub decrypt
 {
-	my ($self, $site, $qid, $bundle) = @_;
-	my $nid = $self->network_id($site);
+	my ($self, $site, $qid, $bundle, %opts) = @_;
+	my $nid = $opts{network_id} // $self->network_id($site);
 	my $hex = tohex($bundle);
 	return $self->try_sql($site, qq{
 SET ROLE scor_peer;

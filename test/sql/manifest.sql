@@ -30,6 +30,18 @@ EXCEPTION WHEN others THEN
 	RETURN SQLSTATE || ': ' || regexp_replace(SQLERRM, '[0-9a-f]{16,}', '<hex>', 'g');
 END
 $$;
+-- everything a manifest can change here: a refused one must leave it as it was
+CREATE FUNCTION public.state_snapshot() RETURNS text LANGUAGE sql AS $$
+SELECT concat_ws(E'\n',
+	(SELECT json_agg(m ORDER BY m.site_name) FROM scor.member m)::text,
+	(SELECT json_agg(json_build_array(s.srvname, s.srvoptions, s.srvacl::text[]) ORDER BY s.srvname)
+	 FROM pg_foreign_server s)::text,
+	(SELECT json_agg(json_build_array(u.srvname, u.usename, u.umoptions) ORDER BY u.srvname, u.usename)
+	 FROM pg_user_mappings u)::text,
+	(SELECT json_agg(n) FROM scor.network n)::text,
+	(SELECT json_agg(v ORDER BY v.version) FROM scor.network_manifest v)::text,
+	(SELECT network_id FROM scor.network_key()))
+$$;
 CREATE TABLE visits (id integer, covid boolean, los integer);
 INSERT INTO visits SELECT i, i % 3 = 0, i % 17 FROM generate_series(1, 900) i;
 SELECT scor.manifest_member(:'sock', :port, 'regress_mf_a', 'disable') AS member_a \gset
@@ -99,6 +111,7 @@ SELECT jsonb_object_keys(:'e1'::jsonb) AS envelope_fields ORDER BY 1;
 SELECT length(:'s1_a') AS signature_chars, length(:'d1') AS digest_chars;
 
 -- Bad manifests at join: each refused, naming the check (and the member)
+SELECT state_snapshot() AS snap0 \gset
 COPY (SELECT :'e1') TO :'mf_path';
 SELECT sqlstate_of(format('SELECT scor.join_network(%L, %L)', :'mf_url', repeat('0', 64))) AS wrong_digest;
 SELECT sqlstate_of(format('SELECT scor.join_network(%L, %L)', :'mf_url', 'xyz')) AS malformed_digest;
@@ -177,6 +190,16 @@ SELECT count(*) AS servers FROM pg_foreign_server;
 SELECT site_name, server_name FROM scor.member;
 SELECT * FROM scor.network_status();
 SELECT sqlstate_of('SELECT scor.sync_network()') AS not_joined;
+SELECT state_snapshot() = :'snap0' AS unchanged;
+
+-- Servers the manifest makes get this site's CA bundle for the peers'
+-- certificates (the manifest cannot name a file of this site)
+ALTER SYSTEM SET scor.peer_sslrootcert = '/etc/scor/regress-ca-1.pem';
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.5);
+\c regress_mf_a
+SET search_path = public, scor;
+SHOW scor.peer_sslrootcert;
 
 -- The valid manifest: every site joins with one statement
 COPY (SELECT :'e1') TO :'mf_path';
@@ -246,6 +269,31 @@ SELECT network_id = :'nid_b' AND network_id = :'nid_c' AS same_network_id FROM s
 SELECT n, n = :n_a + :n_b + :n_c AS n_ok
 FROM scor.federate($$ SELECT enc_count(*) FROM visits WHERE covid $$) AS t(n bigint);
 
+-- A query in flight: all three sites answer round 1 of query 0102...10
+-- under version 1 (coordinator mf_a), and the bundle of their answers is kept
+SELECT network_id AS nid_a1 FROM scor.network_key() \gset
+SET ROLE regress_manifest_peer;
+SELECT scor.remote_contribute(('\x' || :'nid_a1')::bytea, '\x0102030405060708090a0b0c0d0e0f10',
+                              'mf_a', 'mallory', 'SELECT enc_count(*) FROM visits', false, '', '{}') AS ans_a \gset
+RESET ROLE;
+\c regress_mf_b
+SET ROLE regress_manifest_peer;
+SELECT scor.remote_contribute(('\x' || :'nid_a1')::bytea, '\x0102030405060708090a0b0c0d0e0f10',
+                              'mf_a', 'mallory', 'SELECT enc_count(*) FROM visits', false, '', '{}') AS ans_b \gset
+RESET ROLE;
+\c regress_mf_c
+SET ROLE regress_manifest_peer;
+SELECT scor.remote_contribute(('\x' || :'nid_a1')::bytea, '\x0102030405060708090a0b0c0d0e0f10',
+                              'mf_a', 'mallory', 'SELECT enc_count(*) FROM visits', false, '', '{}') AS ans_c \gset
+RESET ROLE;
+-- the BUNDLE: "SCB1", u16 count, then each answer with its u32 length, in member order
+SELECT '\x53434231'::bytea || '\x0003'::bytea
+       || int4send(length(:'ans_a'::bytea)) || :'ans_a'::bytea
+       || int4send(length(:'ans_b'::bytea)) || :'ans_b'::bytea
+       || int4send(length(:'ans_c'::bytea)) || :'ans_c'::bytea AS bundle1 \gset
+SELECT encode(substr(:'ans_a'::bytea, 1, 4), 'escape') AS answer_a, encode(substr(:'ans_b'::bytea, 1, 4), 'escape') AS answer_b,
+       encode(substr(:'ans_c'::bytea, 1, 4), 'escape') AS answer_c;
+
 -- Version 2: mf_c rotates its key; the rules become "any 2 members"
 \c regress_mf_c
 SET search_path = public, scor;
@@ -274,23 +322,27 @@ SELECT jsonb_build_array(jsonb_build_object('site', 'mf_a', 'signature', :'s2_a'
 SELECT scor.manifest_envelope(:'p2', :'sigs2', :'e1') AS e2 \gset
 SELECT jsonb_array_length((:'e2')::jsonb -> 'chain') AS chain_length;
 
--- A query in flight: site a answers round 1 under version 1 ...
-SELECT network_id AS nid_a1 FROM scor.network_key() \gset
-SET ROLE regress_manifest_peer;
-SELECT length(scor.remote_contribute(('\x' || :'nid_a1')::bytea, '\x0102030405060708090a0b0c0d0e0f10',
-                                     'mf_b', 'mallory', 'SELECT enc_count(*) FROM visits', false, '', '{}')) > 0
-       AS answered_under_v1;
-RESET ROLE;
-
 -- Bad versions 2 at sync: each refused, nothing changes
+SELECT state_snapshot() AS snap1 \gset
 COPY (SELECT scor.manifest_envelope(:'p2', '[]', :'e1')) TO :'mf_path';
-SELECT sqlstate_of('SELECT scor.sync_network()') AS unsigned;
+SELECT sqlstate_of('SELECT scor.sync_network()') AS unsigned, state_snapshot() = :'snap1' AS unchanged;
 COPY (SELECT scor.manifest_envelope(:'p2', (:'sigs2')::jsonb - 2, :'e1')) TO :'mf_path';
-SELECT sqlstate_of('SELECT scor.sync_network()') AS rotated_member_did_not_sign;
+SELECT sqlstate_of('SELECT scor.sync_network()') AS rotated_member_did_not_sign, state_snapshot() = :'snap1' AS unchanged;
 COPY (SELECT scor.manifest_envelope(:'p2', jsonb_build_array(jsonb_build_object('site', 'regress', 'signature', :'s2_x')), :'e1')) TO :'mf_path';
-SELECT sqlstate_of('SELECT scor.sync_network()') AS non_member_signer;
+SELECT sqlstate_of('SELECT scor.sync_network()') AS non_member_signer, state_snapshot() = :'snap1' AS unchanged;
+COPY (SELECT scor.manifest_envelope(:'p2', (:'sigs2')::jsonb || jsonb_build_object('site', 'regress', 'signature', :'s2_x'), :'e1')) TO :'mf_path';
+SELECT sqlstate_of('SELECT scor.sync_network()') AS members_and_non_member, state_snapshot() = :'snap1' AS unchanged;
 COPY (SELECT scor.manifest_envelope(:'p2', jsonb_set(:'sigs2', '{1,signature}', to_jsonb(:'s1_b'::text)), :'e1')) TO :'mf_path';
-SELECT sqlstate_of('SELECT scor.sync_network()') AS old_signature;
+SELECT sqlstate_of('SELECT scor.sync_network()') AS old_signature, state_snapshot() = :'snap1' AS unchanged;
+COPY (SELECT :'e2') TO :'mf_path';
+SET scor.manifest_max_bytes = 1024;
+SELECT sqlstate_of('SELECT scor.sync_network()') AS oversized, state_snapshot() = :'snap1' AS unchanged;
+RESET scor.manifest_max_bytes;
+SELECT scor.manifest_payload('regress_net', 2, :'d1',
+           jsonb_build_array(:'member_a'::jsonb, jsonb_set(:'member_b', '{proof}', (:'member_c2'::jsonb) -> 'proof'),
+                             :'member_c2'::jsonb)) AS p2_badpop \gset
+COPY (SELECT scor.manifest_envelope(:'p2_badpop', :'sigs2', :'e1')) TO :'mf_path';
+SELECT sqlstate_of('SELECT scor.sync_network()') AS bad_proof, state_snapshot() = :'snap1' AS unchanged;
 SELECT scor.manifest_payload('regress_net', 2, repeat('0', 64),
                              jsonb_build_array(:'member_a'::jsonb, :'member_b'::jsonb, :'member_c2'::jsonb))
        AS p2_other_parent \gset
@@ -306,21 +358,39 @@ COPY (SELECT scor.manifest_envelope(:'p2_net', :'sigs2')) TO :'mf_path';
 SELECT sqlstate_of('SELECT scor.sync_network()') AS other_network;
 COPY (SELECT left(:'e2', 200)) TO :'mf_path';
 SELECT sqlstate_of('SELECT scor.sync_network()') AS truncated;
+SELECT state_snapshot() = :'snap1' AS unchanged;
 SELECT version, network_id = :'nid_a1' AS same_network_id, member_set_matches FROM scor.network_status();
 SELECT count(*) AS versions FROM scor.network_manifest;
 
--- The valid version 2 at sites a and c
+-- The valid version 2 at sites a and c, with a new CA bundle for the peers:
+-- the servers are altered to it
+ALTER SYSTEM SET scor.peer_sslrootcert = '/etc/scor/regress-ca-2.pem';
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.5);
+\c regress_mf_a
+SET search_path = public, scor;
 COPY (SELECT :'e2') TO :'mf_path';
 SELECT version, manifest_digest = :'d2' AS digest_ok, members, member_set_matches FROM scor.sync_network();
 SELECT version, previous_digest = :'d1' AS linked FROM scor.network_manifest ORDER BY 1;
--- ... and the query in flight cannot be decrypted under the new member set
+SELECT srvname, o AS ca FROM pg_foreign_server, unnest(srvoptions) o WHERE o LIKE 'sslrootcert=%' ORDER BY 1;
+-- ... and query 0102...10, begun under version 1, cannot be decrypted: its
+-- full bundle is refused under version 1's network id and under version 2's
 SET ROLE regress_manifest_peer;
 SELECT sqlstate_of(format('SELECT scor.remote_decrypt(%L, %L, %L)', '\x' || :'nid_a1',
-                          '\x0102030405060708090a0b0c0d0e0f10', '\x5343423100')) AS in_flight;
+                          '\x0102030405060708090a0b0c0d0e0f10', :'bundle1')) AS in_flight_v1_id;
+SELECT sqlstate_of(format('SELECT scor.remote_decrypt(%L, %L, %L)', (SELECT '\x' || network_id FROM scor.network_key()),
+                          '\x0102030405060708090a0b0c0d0e0f10', :'bundle1')) AS in_flight_v2_id;
 RESET ROLE;
+SELECT count(*) AS decrypted FROM scor.query_log
+WHERE query_id = '\x0102030405060708090a0b0c0d0e0f10' AND decrypted_at IS NOT NULL;
 \c regress_mf_c
 SET search_path = public, scor;
 SELECT version, member_set_matches FROM scor.sync_network();
+-- mf_c has rotated: it refuses query 0102...10 too
+SET ROLE regress_manifest_peer;
+SELECT sqlstate_of(format('SELECT scor.remote_decrypt(%L, %L, %L)', '\x' || :'nid_a1',
+                          '\x0102030405060708090a0b0c0d0e0f10', :'bundle1')) AS in_flight_v1_id;
+RESET ROLE;
 -- a rollback to version 1 is refused
 COPY (SELECT :'e1') TO :'mf_path';
 SELECT sqlstate_of('SELECT scor.sync_network()') AS rollback;
@@ -362,12 +432,17 @@ SELECT version, members, member_set_matches FROM scor.sync_network();
 -- mf_c's server is gone with its user mapping; mf_b's mapping stays
 SELECT srvname FROM pg_foreign_server ORDER BY 1;
 SELECT srvname, usename FROM pg_user_mappings ORDER BY 1;
--- site b goes from version 1 to 3 through the chain
+-- site b goes from version 1 to 3 through the chain; with
+-- scor.peer_sslrootcert empty, its server keeps the sslrootcert it has
+ALTER SYSTEM RESET scor.peer_sslrootcert;
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.5);
 \c regress_mf_b
 SET search_path = public, scor;
 SELECT version, members FROM scor.sync_network();
 SELECT version FROM scor.network_manifest ORDER BY 1;
 SELECT srvname FROM pg_foreign_server ORDER BY 1;
+SELECT srvname, o AS ca FROM pg_foreign_server, unnest(srvoptions) o WHERE o LIKE 'sslrootcert=%' ORDER BY 1;
 -- the removed site can no longer follow
 \c regress_mf_c
 SET search_path = public, scor;

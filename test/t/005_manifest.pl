@@ -152,6 +152,24 @@ sub servers
 	return $net->sql($site, 'SELECT string_agg(srvname, \',\' ORDER BY srvname) FROM pg_foreign_server');
 }
 
+# Everything a manifest can change at a site: the pinned members, the
+# foreign servers and their options, the user mappings, the network's state
+# and its history.  A refused manifest must leave all of it as it was.
+sub snapshot
+{
+	my ($site) = @_;
+	return $net->sql($site, q{
+SELECT concat_ws(E'\n',
+	'member: ' || coalesce((SELECT json_agg(m ORDER BY m.site_name) FROM scor.member m)::text, '[]'),
+	'servers: ' || coalesce((SELECT json_agg(json_build_array(s.srvname, s.srvowner::regrole::text, s.srvoptions, s.srvacl::text[])
+		ORDER BY s.srvname) FROM pg_foreign_server s)::text, '[]'),
+	'mappings: ' || coalesce((SELECT json_agg(json_build_array(u.srvname, u.usename, u.umoptions)
+		ORDER BY u.srvname, u.usename) FROM pg_user_mappings u)::text, '[]'),
+	'network: ' || coalesce((SELECT json_agg(n) FROM scor.network n)::text, '[]'),
+	'history: ' || coalesce((SELECT json_agg(v ORDER BY v.version) FROM scor.network_manifest v)::text, '[]'),
+	'network_id: ' || (SELECT network_id FROM scor.network_key()))});
+}
+
 my %entry = map { $_ => member_entry($_) } @first;
 my $p1 = payload(1, undef, map { $entry{$_} } @first);
 my $d1 = digest($p1);
@@ -161,6 +179,7 @@ like($d1, qr/^[0-9a-f]{64}$/, 'version 1 has a SHA-256 digest');
 
 # ---- bad servers: each refused, naming the check ----
 publish('manifest.json', $e1);
+my $empty = snapshot('site_a');
 my ($out, $err) = join_at('site_a', "https://127.0.0.1:$port{rogue}/manifest.json", $d1);
 like($err, qr/SC009: could not fetch the network manifest: certificate verification failed/,
 	'a server whose certificate another CA signed is refused');
@@ -196,6 +215,7 @@ publish('big.json', $e1 . (' ' x (1024 * 1024)));
 ($out, $err) = join_at('site_a', "https://127.0.0.1:$port{good}/big.json", digest($p1));
 like($err, qr/SC009: could not fetch the network manifest: manifest larger than 1048576 bytes/,
 	'a manifest over scor.manifest_max_bytes is refused');
+is(snapshot('site_a'), $empty, 'the bad servers, the slow and the oversized manifest changed nothing at site_a');
 
 # ---- bad manifests over HTTPS: each refused ----
 my $site_d = $net->add_site('site_d');
@@ -222,6 +242,7 @@ foreach my $case (sort keys %bad)
 	publish('manifest.json', $content);
 	($out, $err) = join_at('site_a', $url, $d);
 	like($err, qr/SC008: network manifest refused: $re/, "$case: refused");
+	is(snapshot('site_a'), $empty, "$case: changes nothing");
 }
 is($net->sql('site_a', 'SELECT count(*) FROM scor.network_status()'), '0', 'site_a follows no network yet');
 is(servers('site_a'), '', 'and has no servers');
@@ -271,11 +292,62 @@ is($net->sql('site_a', $query), "$n3|$los3", "the three sites' federated query i
 my ($outcome) = $net->attempt('site_b', $query, user => 'analyst');
 is($outcome, 'ok', 'an analyst who is not a superuser federates through the joined servers');
 
-# ---- rotation: site_c's new key, in version 2 ----
-# a query in flight: site_b answers round 1 under version 1
+# ---- bad manifests at a site that follows version 1: each refused, and nothing changes ----
+my $joined = snapshot('site_a');
+{
+	# a version 2 that would be valid but for the fault under test
+	my $p = payload(2, $d1, map { $entry{$_} } @first);
+	my @sigs = map { [ $_, sign($_, $p) ] } @first;
+
+	publish('manifest.json', envelope($p, \@sigs, $e1) . (' ' x (1024 * 1024)));
+	($out, $err) = $net->try_sql('site_a', 'SELECT version FROM scor.sync_network()');
+	like($err, qr/SC009: could not fetch the network manifest: manifest larger than 1048576 bytes/,
+		'joined site: an oversized version 2 is refused');
+	is(snapshot('site_a'), $joined, 'joined site: the oversized manifest changes nothing');
+
+	publish('manifest.json', envelope($p, \@sigs, $e1));
+	($out, $err) = join_at('site_a', "https://127.0.0.1:$port{good}/slow/manifest.json", digest($p),
+		setup => "SET scor.manifest_timeout = '2s';");
+	like($err, qr/SC009: could not fetch the network manifest: timed out after 2000 ms/,
+		'joined site: a version 2 that trickles in is refused at the timeout');
+	is(snapshot('site_a'), $joined, 'joined site: the slow manifest changes nothing');
+
+	my $bad_b = $net->sql('site_a', 'SELECT jsonb_set(' . quote($entry{site_b}) . ", '{proof}', "
+		  . quote($entry{site_c}) . "::jsonb -> 'proof')");
+	my $p_pop = payload(2, $d1, $entry{site_a}, $bad_b, $entry{site_c});
+	publish('manifest.json', envelope($p_pop, [], $e1));
+	($out, $err) = $net->try_sql('site_a', 'SELECT version FROM scor.sync_network()');
+	like($err, qr/SC008: network manifest refused: the proof of possession of member "site_b" does not verify/,
+		'joined site: a version 2 with a bad proof of possession is refused');
+	is(snapshot('site_a'), $joined, 'joined site: the bad proof changes nothing');
+
+	publish('manifest.json', envelope($p, [ @sigs, [ 'site_d', sign('site_d', $p) ] ], $e1));
+	($out, $err) = $net->try_sql('site_a', 'SELECT version FROM scor.sync_network()');
+	like($err, qr/SC008: network manifest refused: version 2 is signed by "site_d", which is not a member of version 1/,
+		'joined site: a version 2 also signed by a non-member is refused');
+	is(snapshot('site_a'), $joined, 'joined site: the non-member signature changes nothing');
+	publish('manifest.json', $e1);
+}
+
+# ---- rotation: site_c's new key, in version 2, while queries are in flight ----
+# query 1, by hand: all three sites answer round 1 under version 1
+my $nid1 = $nid{site_a};
 my $qid = '0f' x 16;
-my $answer_b = $net->contribute('site_b', $qid, 'SELECT enc_count(*) FROM admissions');
-ok(length($answer_b) > 0, 'site_b answered round 1 of a query under version 1');
+my %answer = map { $_ => $net->contribute($_, $qid, 'SELECT enc_count(*) FROM admissions') } @first;
+is(scalar(grep { length($answer{$_}) > 0 } @first), 3, 'the three sites answered round 1 of query 1 under version 1');
+my $bundle1 = ScorTest::bundle(map { $answer{$_} } @first);
+
+# query 2, through scor.federate at site_a: site_b is held in round 1 by a
+# lock on the table its shipped query reads
+my $holder = $net->node('site_b')->background_psql('clinic', on_error_stop => 1);
+$holder->query_safe('BEGIN; LOCK TABLE admissions IN ACCESS EXCLUSIVE MODE');
+my $fed = $net->node('site_a')->background_psql('clinic', on_error_stop => 0);
+$fed->query_safe("SET scor.peer_timeout = '3min'");
+$fed->query_safe('\set VERBOSITY verbose');
+$fed->query_until(qr/started/, "\\echo started\n$query;\n");
+ok($net->node('site_b')->poll_query_until('clinic', q{SELECT count(*) > 0 FROM pg_stat_activity
+	WHERE wait_event_type = 'Lock' AND query LIKE '%remote_contribute%'}),
+	'query 2 waits at site_b in round 1');
 
 $net->sql('site_c', "SELECT site_name FROM scor.init_site('site_c', rotate => true)");
 is(status('site_c'), '1|site_a,site_b,site_c|f', 'after its rotation, site_c no longer matches version 1');
@@ -301,6 +373,40 @@ like($err, qr/SC008: network manifest refused: its newest version 1 is older tha
 	'a rollback to version 1 is refused');
 publish('manifest.json', $e2);
 
+# release site_b: query 2 either completes under version 1 with the version 1
+# totals, or fails cleanly with a member-set mismatch; it never decrypts under
+# a mixed member set, so never gives a wrong total
+$holder->query_safe('COMMIT');
+my ($fed_out) = $fed->query('SELECT 42');
+my $fed_err = $fed->{stderr};
+$fed->{stderr} = '';
+my @fed_rows = split /\n/, $fed_out;
+is(pop @fed_rows, '42', "query 2's session is healthy afterwards");
+my $fed_result = join("\n", @fed_rows);
+note("query 2: " . ($fed_err eq '' ? "completed: $fed_result" : "failed: $fed_err"));
+ok(($fed_err eq '' && $fed_result eq "$n3|$los3")
+	  || ($fed_err =~ /ERROR:  SC001: .*(?:another member set|answers for another member set)/ && $fed_result eq ''),
+	'query 2, begun under version 1 and finished after a sync, gives the version 1 totals or fails with SC001');
+like($fed_err, qr/SC001: site "site_c" returned an error: request from "the coordinator" is for another member set/,
+	'here it fails: site_c, rotated and synced, refuses round 2 of query 1\'s member set, and is named');
+$fed->quit;
+$holder->quit;
+
+# query 1: its full version 1 bundle is refused by the sites at version 2
+my $short1 = substr($nid1, 0, 16);
+foreach my $site (qw(site_a site_c))
+{
+	my $short2 = substr($net->network_id($site), 0, 16);
+	($out, $err) = $net->decrypt($site, $qid, $bundle1, network_id => $nid1);
+	like($err, qr/SC001: request from "the coordinator" is for another member set\nDETAIL:  The request names network $short1; this site's network of 3 members is $short2\./,
+		"$site, at version 2, refuses to decrypt query 1 under version 1's network id");
+	is($out, '', "$site returns no share for it");
+	($out, $err) = $net->decrypt($site, $qid, $bundle1);
+	like($err, qr/SC001: the answer of site "site_a" was refused\nDETAIL:  It answers for another member set\./,
+		"$site refuses query 1's bundle under version 2's network id too: its answers are for version 1");
+	is($out, '', "$site returns no share for it either");
+}
+
 # until site_b syncs, the member sets differ and queries fail cleanly
 ($outcome) = $net->attempt('site_a', $query);
 like($outcome, qr/^SC001: /, 'a query while site_b is still at version 1 fails with a member-set mismatch');
@@ -309,9 +415,15 @@ is(status($_), '2|site_a,site_b,site_c|t', "$_ follows version 2") foreach @firs
 %nid = map { $_ => $net->network_id($_) } @first;
 is(scalar(keys %{ { reverse %nid } }), 1, 'the three sites compute the same network id again');
 
-# the query in flight cannot be decrypted under the new member set
-($out, $err) = $net->decrypt('site_b', $qid, ScorTest::bundle($answer_b));
-like($err, qr/SC001: /, 'round 2 of the query begun under version 1 is refused under version 2');
+# query 1 cannot be decrypted by site_b either, now at version 2
+($out, $err) = $net->decrypt('site_b', $qid, $bundle1, network_id => $nid1);
+like($err, qr/SC001: request from "the coordinator" is for another member set/,
+	'site_b, synced to version 2, refuses round 2 of query 1 under version 1\'s network id');
+($out, $err) = $net->decrypt('site_b', $qid, $bundle1);
+like($err, qr/SC001: the answer of site "site_a" was refused/,
+	'and under version 2\'s network id');
+is($net->sql('site_b', "SELECT count(*) FROM scor.query_log WHERE query_id = '\\x$qid' AND decrypted_at IS NULL"),
+	'1', 'site_b never decrypted query 1');
 
 is($net->sql('site_a', $query), "$n3|$los3", 'after the rotation, the federated query is exact');
 
@@ -341,6 +453,43 @@ is($net->sql('site_a', $query), "$n|$los", "with site_d, the federated query is 
 is($net->sql('site_d', $query), "$n|$los", 'and the same when site_d coordinates');
 is($net->sql('site_b', 'SELECT string_agg(version::text, \',\' ORDER BY version) FROM scor.network_manifest'),
 	'1,2,3', 'site_b keeps the history of the versions it applied');
+
+# ---- version 4 moves site_b: a new host and sslmode, so every other site
+# alters its server in place and keeps the options it added itself ----
+$net->sql('site_a', "ALTER SERVER site_b OPTIONS (ADD connect_timeout '7')");
+my $port_b = $net->node('site_b')->port;
+my $options_of = q{SELECT array_to_string(ARRAY(SELECT o FROM pg_foreign_server s, unnest(s.srvoptions) o
+	WHERE s.srvname = '%s' ORDER BY 1), ',')};
+is($net->sql('site_a', sprintf($options_of, 'site_b')),
+	"connect_timeout=7,dbname=clinic,host=127.0.0.1,port=$port_b,site=site_b,sslmode=disable",
+	"site_a's server for site_b before version 4");
+my $server_c = $net->sql('site_a', sprintf($options_of, 'site_c'));
+my $oid_b = $net->sql('site_a', "SELECT oid FROM pg_foreign_server WHERE srvname = 'site_b'");
+$entry{site_b} = $net->sql('site_b', "SELECT scor.manifest_member('localhost', $port_b, 'clinic', 'prefer')");
+my $p4 = payload(4, $d3, map { $entry{$_} } @all);
+my $e4 = envelope($p4, [ map { [ $_, sign($_, $p4) ] } @all ], $e3);
+publish('manifest.json', $e4);
+foreach my $site (@all)
+{
+	is($net->sql($site, 'SELECT version || \'|\' || member_set_matches FROM scor.sync_network()'), '4|true',
+		"$site syncs to version 4");
+}
+is($net->sql('site_a', sprintf($options_of, 'site_b')),
+	"connect_timeout=7,dbname=clinic,host=localhost,port=$port_b,site=site_b,sslmode=prefer",
+	"site_a's server for site_b has version 4's host and sslmode, and keeps its own connect_timeout");
+is($net->sql('site_a', "SELECT oid FROM pg_foreign_server WHERE srvname = 'site_b'"), $oid_b,
+	'the server was altered, not dropped and made again');
+is($net->sql('site_a', "SELECT count(*) FROM pg_user_mappings WHERE srvname = 'site_b'"), '1',
+	'and keeps its user mapping');
+is($net->sql('site_a', sprintf($options_of, 'site_c')), $server_c, "site_c's server is untouched");
+foreach my $site (qw(site_c site_d))
+{
+	is($net->sql($site, sprintf($options_of, 'site_b')),
+		"dbname=clinic,host=localhost,port=$port_b,site=site_b,sslmode=prefer",
+		"${site}'s server for site_b follows version 4");
+}
+is($net->sql('site_a', $query), "$n|$los", 'through the altered server, the federated query is exact');
+is($net->sql('site_c', $query), "$n|$los", 'and the same when site_c coordinates');
 
 $server->kill_kill;
 $net->node($_)->stop foreach @all;
