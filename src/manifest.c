@@ -181,7 +181,7 @@ ScorManifestInit(void)
 							   "Empty: join_network and sync_network leave the servers' sslrootcert option as it is.",
 							   &peer_sslrootcert,
 							   "",
-							   PGC_SIGHUP, 0,
+							   PGC_SUSET, 0,
 							   NULL, NULL, NULL);
 	CacheRegisterRelcacheCallback(network_settings_invalidate, (Datum) 0);
 }

@@ -194,9 +194,9 @@ SELECT state_snapshot() = :'snap0' AS unchanged;
 
 -- Servers the manifest makes get this site's CA bundle for the peers'
 -- certificates (the manifest cannot name a file of this site)
-ALTER SYSTEM SET scor.peer_sslrootcert = '/etc/scor/regress-ca-1.pem';
-SELECT pg_reload_conf();
-SELECT pg_sleep(0.5);
+ALTER DATABASE regress_mf_a SET scor.peer_sslrootcert = '/etc/scor/regress-ca-1.pem';
+ALTER DATABASE regress_mf_b SET scor.peer_sslrootcert = '/etc/scor/regress-ca-1.pem';
+ALTER DATABASE regress_mf_c SET scor.peer_sslrootcert = '/etc/scor/regress-ca-1.pem';
 \c regress_mf_a
 SET search_path = public, scor;
 SHOW scor.peer_sslrootcert;
@@ -364,9 +364,9 @@ SELECT count(*) AS versions FROM scor.network_manifest;
 
 -- The valid version 2 at sites a and c, with a new CA bundle for the peers:
 -- the servers are altered to it
-ALTER SYSTEM SET scor.peer_sslrootcert = '/etc/scor/regress-ca-2.pem';
-SELECT pg_reload_conf();
-SELECT pg_sleep(0.5);
+ALTER DATABASE regress_mf_a SET scor.peer_sslrootcert = '/etc/scor/regress-ca-2.pem';
+ALTER DATABASE regress_mf_b SET scor.peer_sslrootcert = '/etc/scor/regress-ca-2.pem';
+ALTER DATABASE regress_mf_c SET scor.peer_sslrootcert = '/etc/scor/regress-ca-2.pem';
 \c regress_mf_a
 SET search_path = public, scor;
 COPY (SELECT :'e2') TO :'mf_path';
@@ -434,9 +434,9 @@ SELECT srvname FROM pg_foreign_server ORDER BY 1;
 SELECT srvname, usename FROM pg_user_mappings ORDER BY 1;
 -- site b goes from version 1 to 3 through the chain; with
 -- scor.peer_sslrootcert empty, its server keeps the sslrootcert it has
-ALTER SYSTEM RESET scor.peer_sslrootcert;
-SELECT pg_reload_conf();
-SELECT pg_sleep(0.5);
+ALTER DATABASE regress_mf_a RESET scor.peer_sslrootcert;
+ALTER DATABASE regress_mf_b RESET scor.peer_sslrootcert;
+ALTER DATABASE regress_mf_c RESET scor.peer_sslrootcert;
 \c regress_mf_b
 SET search_path = public, scor;
 SELECT version, members FROM scor.sync_network();
