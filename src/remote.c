@@ -324,22 +324,22 @@ typedef struct DpNoiseSearch
 {
 	Oid			dp_noise;
 	bool		or_hidden;		/* also any function that could call it */
+	List	   *published_nsps; /* with or_hidden: OIDs of the published schemas */
 } DpNoiseSearch;
 
-/* Whether a function is dp_noise, or (when asked) could call it */
+/*
+ * Whether a function is dp_noise, or (when asked) could call it: a function
+ * of a published schema (built-in functions and scor's others never do, and
+ * shipped queries may call no other).
+ */
 static bool
 dp_noise_or_hidden(Oid func_id, void *context)
 {
 	DpNoiseSearch *s = (DpNoiseSearch *) context;
-	Oid			nsp;
 
 	if (func_id == s->dp_noise)
 		return true;
-	if (!s->or_hidden)
-		return false;
-	/* built-in functions and scor's other functions never call it */
-	nsp = get_func_namespace(func_id);
-	return nsp != PG_CATALOG_NAMESPACE && nsp != get_namespace_oid("scor", false);
+	return s->or_hidden && list_member_oid(s->published_nsps, get_func_namespace(func_id));
 }
 
 /* Whether a query tree calls dp_noise (or, with or_hidden, may) */
@@ -452,8 +452,6 @@ domain_join_problem(Node *quals, int domain_rt, int rel_rt, Query *domain)
 	ListCell   *lc;
 	int			nrows;
 
-	if (rows == NIL)
-		return "It joins a subquery that is not a VALUES list of constants (the declared group domain)";
 	if (quals == NULL)
 		return "Its group domain is joined without a condition";
 	conjuncts = is_andclause(quals) ? ((BoolExpr *) quals)->args : list_make1(quals);
@@ -570,13 +568,13 @@ dp_shape_problem(Query *query)
 			rel_rt = rt;
 		else if (rte->rtekind == RTE_RELATION)
 			return "It reads more than one relation, or one relation twice";
-		else if (rte->rtekind == RTE_SUBQUERY && domain_rt == 0)
+		else if (rte->rtekind == RTE_SUBQUERY && domain_rt == 0 && domain_rows(rte->subquery) != NIL)
 		{
 			domain_rt = rt;
 			domain = rte->subquery;
 		}
 		else if (rte->rtekind == RTE_SUBQUERY)
-			return "It reads more than one subquery";
+			return "It reads a subquery in FROM (a set operation, a derived table or a second VALUES list), not only its declared group domain";
 		else if (rte->rtekind != RTE_JOIN)
 			return "It reads from a function, a VALUES list or a table expression";
 	}
@@ -665,6 +663,15 @@ check_shipped_query(const ScorShippedQuery *q, int *ncolumns_out, const char **d
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid list syntax in scor.published_schemas")));
 	(void) check_query_walker((Node *) query, published);
+	/* refused now if it visibly calls dp_noise, else if its answer carries noise */
+	*dp_problem_out = dp_shape_problem(query);
+	if (*dp_problem_out != NULL)
+	{
+		DpNoiseSearch search = {dp_noise_oid(), false, NIL};
+
+		if (dp_noise_walker((Node *) query, &search))
+			refuse_dp_shape(*dp_problem_out);
+	}
 	memset(&fcheck, 0, sizeof(fcheck));
 	fcheck.dp_noise = LookupFuncName(list_make2(makeString("scor"), makeString("dp_noise")),
 									 3, dp_noise_args, false);
@@ -696,15 +703,6 @@ check_shipped_query(const ScorShippedQuery *q, int *ncolumns_out, const char **d
 		ereport(ERROR,
 				(errcode(ERRCODE_SCOR_QUERY_REFUSED),
 				 errmsg("shipped query must not return sets from its select list")));
-	/* refused now if it visibly calls dp_noise, else if its answer carries noise */
-	*dp_problem_out = dp_shape_problem(query);
-	if (*dp_problem_out != NULL)
-	{
-		DpNoiseSearch search = {fcheck.dp_noise, false};
-
-		if (dp_noise_walker((Node *) query, &search))
-			refuse_dp_shape(*dp_problem_out);
-	}
 
 	ciphertext_oid = TypenameGetTypid("ciphertext");
 	if (!OidIsValid(ciphertext_oid))
@@ -1169,10 +1167,22 @@ scor_request_may_charge(const char *site, const char *sql, const char *template_
 	/* what answering refuses at once charges nothing; the answer says why */
 	if (list_length(raw) == 1 && IsA(linitial_node(RawStmt, raw)->stmt, SelectStmt))
 	{
-		DpNoiseSearch search = {dp_noise_oid(), true};
+		DpNoiseSearch search = {dp_noise_oid(), true, NIL};
 		Query	   *query = parse_analyze_fixedparams(linitial_node(RawStmt, raw), shipped.sql,
 													  shipped.types, shipped.nparams, NULL);
+		List	   *schemas = NIL;
 
+		if (!SplitIdentifierString(pstrdup(scor_published_schemas), ',', &schemas))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid list syntax in scor.published_schemas")));
+		foreach(lc, schemas)
+		{
+			Oid			nsp = get_namespace_oid((char *) lfirst(lc), true);
+
+			if (OidIsValid(nsp))
+				search.published_nsps = lappend_oid(search.published_nsps, nsp);
+		}
 		foreach(lc, pg_rewrite_query(query))
 			found = found || dp_noise_walker((Node *) lfirst(lc), &search);
 	}
@@ -1622,8 +1632,9 @@ check_noised_groups(const ScorCombined *c, int nmembers)
 			}
 			ereport(ERROR,
 					(errcode(ERRCODE_SCOR_QUERY_REFUSED),
-					 errmsg("group (%s) was answered by %d sites, fewer than the %d whose noise shares its differential privacy needs",
-							key.data, c->contributors[g], t),
+					 errmsg_plural("group (%s) was answered by %d site, fewer than the %d whose noise shares its differential privacy needs",
+								   "group (%s) was answered by %d sites, fewer than the %d whose noise shares its differential privacy needs",
+								   c->contributors[g], key.data, c->contributors[g], t),
 					 errdetail("Its noised totals would carry %d of the %d noise shares that give the stated epsilon.",
 							   c->contributors[g], t),
 					 errhint("Declare the group domain in the shipped query ((VALUES ...) d(key) LEFT JOIN relation ON relation.column = d.key) so that every site answers every group.")));
