@@ -369,6 +369,11 @@ SET search_path = public, scor;
 -- a group that fewer than t = 2 sites answered carries too few noise shares: no site decrypts it
 SELECT * FROM scor.federate($$ SELECT age_band, dp_noise(enc_count(*), 0.1) FROM visits GROUP BY age_band $$)
 	AS t(age_band text, n bigint);
+-- 65-89, which site c lacks, has 2 shares: released, and the NOTICE gives the error for 2 and 3
+SELECT age_band, n IS NOT NULL AS released
+FROM scor.federate($$ SELECT age_band, dp_noise(enc_count(*), 0.5) FROM visits WHERE age_band <> '90+' GROUP BY age_band $$)
+	AS t(age_band text, n bigint)
+ORDER BY age_band;
 SELECT sqlstate_of($$SELECT * FROM scor.federate('SELECT enc_count(*) FROM visits') AS t(n bigint)$$) AS dp_required;
 SELECT sqlstate_of($$SELECT * FROM scor.federate('SELECT dp_noise(enc_count(*), 2) FROM visits') AS t(n bigint)$$) AS epsilon_too_large;
 -- the cap is per query: two columns of 0.6 exceed it, two of 0.5 do not
