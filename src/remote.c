@@ -306,6 +306,23 @@ function_check_walker(Node *node, void *context)
 	return expression_tree_walker(node, function_check_walker, context);
 }
 
+/* The OIDs of the published schemas that exist, from their names */
+static List *
+published_schema_oids(List *names)
+{
+	List	   *oids = NIL;
+	ListCell   *lc;
+
+	foreach(lc, names)
+	{
+		Oid			nsp = get_namespace_oid((char *) lfirst(lc), true);
+
+		if (OidIsValid(nsp))
+			oids = lappend_oid(oids, nsp);
+	}
+	return oids;
+}
+
 /* scor.dp_noise(ciphertext, float8, bigint) */
 static Oid
 dp_noise_oid(void)
@@ -380,7 +397,8 @@ plain_var_of(Node *node, int varno)
 
 /*
  * The constant rows of a declared group domain, or NULL if a subquery is
- * not one: exactly a VALUES list of constants, read whole.
+ * not one: exactly a VALUES list of constants, read whole.  Nothing is
+ * evaluated: this runs before the function check of the shipped query.
  */
 static List *
 domain_rows(Query *sub)
@@ -417,8 +435,10 @@ domain_rows(Query *sub)
 
 		foreach(lc2, (List *) lfirst(lc))
 		{
-			Node	   *value = eval_const_expressions(NULL, (Node *) lfirst(lc2));
+			Node	   *value = (Node *) lfirst(lc2);
 
+			while (IsA(value, RelabelType))
+				value = (Node *) ((RelabelType *) value)->arg;
 			if (!IsA(value, Const))
 				return NULL;
 			row = lappend(row, value);
@@ -444,7 +464,8 @@ typedef struct DomainKey
  * the columns compared.
  */
 static const char *
-domain_join_problem(Node *quals, int domain_rt, int rel_rt, Query *domain)
+domain_join_problem(Node *quals, int domain_rt, int rel_rt, Query *domain,
+					List *published_nsps)
 {
 	List	   *conjuncts;
 	List	   *keys = NIL;
@@ -488,6 +509,11 @@ domain_join_problem(Node *quals, int domain_rt, int rel_rt, Query *domain)
 				k = palloc(sizeof(DomainKey));
 				k->attno = plain_var_of(dside, domain_rt)->varattno;
 				k->eqfunc = get_opcode(eqop);
+				/* called below, before the function check: what a shipped query may call */
+				if ((get_func_namespace(k->eqfunc) != PG_CATALOG_NAMESPACE &&
+					 !list_member_oid(published_nsps, get_func_namespace(k->eqfunc))) ||
+					func_volatile(k->eqfunc) == PROVOLATILE_VOLATILE)
+					return "Its group domain is compared with an equality that is neither built in nor published";
 				k->collation = op->inputcollid;
 				keys = lappend(keys, k);
 				continue;
@@ -544,7 +570,7 @@ domain_join_problem(Node *quals, int domain_rt, int rel_rt, Query *domain)
  * by plain columns only.  Groups are then disjoint (parallel composition).
  */
 static const char *
-dp_shape_problem(Query *query)
+dp_shape_problem(Query *query, List *published_nsps)
 {
 	int			rel_rt = 0;
 	int			domain_rt = 0;
@@ -597,7 +623,7 @@ dp_shape_problem(Query *query)
 			!IsA(j->larg, RangeTblRef) || ((RangeTblRef *) j->larg)->rtindex != domain_rt ||
 			!IsA(j->rarg, RangeTblRef) || ((RangeTblRef *) j->rarg)->rtindex != rel_rt)
 			return "It joins the relation other than as (VALUES ...) d(key) LEFT JOIN relation ON relation.column = d.key";
-		problem = domain_join_problem(j->quals, domain_rt, rel_rt, domain);
+		problem = domain_join_problem(j->quals, domain_rt, rel_rt, domain, published_nsps);
 		if (problem != NULL)
 			return problem;
 	}
@@ -664,7 +690,7 @@ check_shipped_query(const ScorShippedQuery *q, int *ncolumns_out, const char **d
 				 errmsg("invalid list syntax in scor.published_schemas")));
 	(void) check_query_walker((Node *) query, published);
 	/* refused now if it visibly calls dp_noise, else if its answer carries noise */
-	*dp_problem_out = dp_shape_problem(query);
+	*dp_problem_out = dp_shape_problem(query, published_schema_oids(published));
 	if (*dp_problem_out != NULL)
 	{
 		DpNoiseSearch search = {dp_noise_oid(), false, NIL};
@@ -1176,13 +1202,7 @@ scor_request_may_charge(const char *site, const char *sql, const char *template_
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("invalid list syntax in scor.published_schemas")));
-		foreach(lc, schemas)
-		{
-			Oid			nsp = get_namespace_oid((char *) lfirst(lc), true);
-
-			if (OidIsValid(nsp))
-				search.published_nsps = lappend_oid(search.published_nsps, nsp);
-		}
+		search.published_nsps = published_schema_oids(schemas);
 		foreach(lc, pg_rewrite_query(query))
 			found = found || dp_noise_walker((Node *) lfirst(lc), &search);
 	}

@@ -357,12 +357,13 @@ SELECT detail_of($$SELECT * FROM scor.federate('SELECT d.band, dp_noise(enc_coun
 SELECT detail_of($$SELECT * FROM scor.federate('SELECT d.band, dp_noise(enc_count(v.id), 0.1) FROM (SELECT DISTINCT age_band FROM visits) d(band) LEFT JOIN visits v ON v.age_band = d.band GROUP BY d.band') AS t(b text, n bigint)$$) AS domain_from_data;
 
 -- Site policy: site b requires DP; site c caps epsilon; site a suppresses small cells
-SELECT scor.grant_budget('regress', 'postgres', 10);
+-- (budgets of 20: a peer refusing can cancel another peer's charge or not, by timing)
+SELECT scor.grant_budget('regress', 'postgres', 20);
 \c regress_site_b
-SELECT scor.grant_budget('regress', 'postgres', 10);
+SELECT scor.grant_budget('regress', 'postgres', 20);
 ALTER DATABASE regress_site_b SET scor.require_dp = on;
 \c regress_site_c
-SELECT scor.grant_budget('regress', 'postgres', 10);
+SELECT scor.grant_budget('regress', 'postgres', 20);
 ALTER DATABASE regress_site_c SET scor.max_epsilon = 1;
 \c contrib_regression
 SET search_path = public, scor;
