@@ -58,7 +58,7 @@ COMMENT ON FUNCTION scor.dp_noise(scor.ciphertext, float8, bigint) IS 'add this 
 CREATE FUNCTION scor.dp_expected_error(sites integer, epsilon float8, sensitivity bigint DEFAULT 1,
 									   honest_sites integer DEFAULT NULL)
 	RETURNS TABLE (honest_sites integer, expected_abs_error float8, standard_deviation float8)
-	AS 'MODULE_PATHNAME', 'scor_dp_expected_error' LANGUAGE C IMMUTABLE;
+	AS 'MODULE_PATHNAME', 'scor_dp_expected_error' LANGUAGE C STABLE;
 COMMENT ON FUNCTION scor.dp_expected_error(integer, float8, bigint, integer) IS 'expected error of a dp_noise total over a network of the given size';
 
 -- The privacy budget of every (requesting site, analyst) pair, enforced by

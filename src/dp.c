@@ -35,6 +35,7 @@ int			scor_dp_honest_sites = 0;
 bool		scor_require_dp = false;
 double		scor_max_epsilon = 0;
 int			scor_min_cell = 0;
+int			scor_release_rounding = 1;
 double		scor_default_budget = 0;
 static char *scor_dp_test_seed = NULL;
 
@@ -57,8 +58,8 @@ ScorDpInit(void)
 							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
 	DefineCustomRealVariable("scor.max_epsilon",
-							 "Largest epsilon this site accepts for one column of one remote query (0: no limit).",
-							 NULL,
+							 "Largest epsilon this site accepts for one remote query (0: no limit).",
+							 "The epsilon of a query is the sum over its noised columns.",
 							 &scor_max_epsilon,
 							 0, 0, SCOR_EPSILON_MAX,
 							 PGC_SUSET, 0,
@@ -68,6 +69,13 @@ ScorDpInit(void)
 							"Applied by the coordinator to the noisy totals, with the largest threshold of any site.",
 							&scor_min_cell,
 							0, 0, INT_MAX,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("scor.release_rounding",
+							"Released totals are rounded to a multiple of this (1: not rounded).",
+							"Applied by the coordinator to the noisy totals, with the largest rounding of any site.",
+							&scor_release_rounding,
+							1, 1, INT_MAX,
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 	DefineCustomRealVariable("scor.default_epsilon_budget",
@@ -86,13 +94,22 @@ ScorDpInit(void)
 							   NULL, NULL, NULL);
 }
 
+/* The network's setting of t: the manifest's if it follows one; 0 is ceil(n/2) */
+static int
+dp_t_setting(void)
+{
+	const ScorNetworkSettings *ns = scor_network_settings();
+
+	return ns->joined ? ns->dp_honest_sites : scor_dp_honest_sites;
+}
+
 /* t for a network of n members */
 int
 scor_dp_t(int nmembers)
 {
 	/* a network that follows a manifest shares the manifest's t */
 	const ScorNetworkSettings *ns = scor_network_settings();
-	int			setting = ns->joined ? ns->dp_honest_sites : scor_dp_honest_sites;
+	int			setting = dp_t_setting();
 	int			t = setting > 0 ? setting : (nmembers + 1) / 2;
 
 	if (t > nmembers)
@@ -160,7 +177,7 @@ scor_dp_noise(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_SCOR_QUERY_REFUSED),
 				 errmsg("dp_noise epsilon is out of range"),
-				 errdetail("Epsilon must be a finite number from %g to %g.",
+				 errdetail("Epsilon, rounded down to a multiple of 1e-12, must be from %g to %g; the double nearest 1e-06 is just below it.",
 						   SCOR_EPSILON_MIN, SCOR_EPSILON_MAX)));
 	}
 
@@ -186,7 +203,9 @@ scor_dp_noise(PG_FUNCTION_ARGS)
 
 /*
  * scor.dp_expected_error(sites, epsilon, sensitivity, honest_sites): the
- * expected absolute error and standard deviation of a dp_noise total.
+ * expected absolute error and standard deviation of a dp_noise total.  t
+ * defaults to the network's setting (scor.dp_honest_sites, or the
+ * manifest's), ceil(sites/2) when that is 0.
  */
 Datum
 scor_dp_expected_error(PG_FUNCTION_ARGS)
@@ -194,7 +213,8 @@ scor_dp_expected_error(PG_FUNCTION_ARGS)
 	int32		sites = PG_GETARG_INT32(0);
 	double		epsilon = PG_GETARG_FLOAT8(1);
 	int64		sensitivity = PG_GETARG_INT64(2);
-	int32		t = PG_ARGISNULL(3) ? (sites + 1) / 2 : PG_GETARG_INT32(3);
+	int32		t = !PG_ARGISNULL(3) ? PG_GETARG_INT32(3) :
+		dp_t_setting() > 0 ? dp_t_setting() : (sites + 1) / 2;
 	TupleDesc	tupdesc;
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};

@@ -190,6 +190,30 @@ total_datum(int64 m, int scale, Oid typid, const char *column)
 	return (Datum) 0;			/* keep compiler quiet */
 }
 
+/*
+ * Round a released total to the nearest multiple of rounding units of its
+ * column (for a decimal sum of scale s, of rounding * 10^s in the decoded
+ * integer), halves away from zero.
+ */
+static pg_noinline int64
+round_total(int64 m, int32 rounding, int scale)
+{
+	int128		unit = rounding;
+	int128		x = m;
+	int128		r;
+
+	if (rounding <= 1)
+		return m;
+	for (int i = 0; i < scale; i++)
+		unit *= 10;
+	r = (x >= 0 ? (x + unit / 2) / unit : -((-x + unit / 2) / unit)) * unit;
+	if (r > PG_INT64_MAX || r < PG_INT64_MIN)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("a total rounded to a multiple of %d is out of range", rounding)));
+	return (int64) r;
+}
+
 /* Error context: which group and column was being decoded */
 typedef struct DecodeContext
 {
@@ -314,44 +338,54 @@ group_text(const ScorCombined *c, int g)
 	return s.data;
 }
 
-/* Whether a shipped query's text mentions dp_noise (case-insensitively) */
-static bool
-mentions_dp_noise(const char *sql)
-{
-	for (const char *p = sql; *p; p++)
-		if (pg_strncasecmp(p, "dp_noise", 8) == 0)
-			return true;
-	return false;
-}
-
-/* Tell the analyst which totals carry differential-privacy noise, and how much */
+/*
+ * Tell the analyst which totals carry differential-privacy noise, and how
+ * much: a group carries one share per site that answered it, so the
+ * expected error is given for the fewest and the most sites of any group.
+ */
 static void
 report_noise(const ScorCombined *c, int nmembers, bool per_site)
 {
+	int			fewest = nmembers;
+	int			most = nmembers;
+
+	for (int g = 0; g < c->ngroups; g++)
+	{
+		fewest = g == 0 ? c->contributors[g] : Min(fewest, c->contributors[g]);
+		most = g == 0 ? c->contributors[g] : Max(most, c->contributors[g]);
+	}
 	for (int i = 0; i < c->layout->ncolumns; i++)
 	{
 		const ScorColumn *col = &c->layout->columns[i];
-		double		abs_error;
-		double		variance;
+		int			t = col->noise.honest_sites;
 
 		if (col->kind != COLUMN_CIPHERTEXT || !col->noise.noised)
 			continue;
-		abs_error = scor_dp_expected_abs_error(per_site ? 1 : nmembers, col->noise.honest_sites,
-											   col->noise.epsilon, col->noise.sensitivity);
-		variance = scor_dp_variance(per_site ? 1 : nmembers, col->noise.honest_sites,
-									col->noise.epsilon, col->noise.sensitivity);
 		if (per_site)
 			ereport(NOTICE,
 					(errmsg("column \"%s\" carries differential-privacy noise: epsilon %g, sensitivity %lld",
 							col->name, col->noise.epsilon, (long long) col->noise.sensitivity),
 					 errdetail("Expected absolute error %.2f, standard deviation %.2f: each site's total carries its own full share.",
-							   abs_error, sqrt(variance))));
-		else
+							   scor_dp_expected_abs_error(1, t, col->noise.epsilon, col->noise.sensitivity),
+							   sqrt(scor_dp_variance(1, t, col->noise.epsilon, col->noise.sensitivity)))));
+		else if (fewest == most)
 			ereport(NOTICE,
 					(errmsg("column \"%s\" carries differential-privacy noise: epsilon %g, sensitivity %lld",
 							col->name, col->noise.epsilon, (long long) col->noise.sensitivity),
 					 errdetail("Expected absolute error %.2f, standard deviation %.2f: %d sites each add a share; any %d honest sites' shares give the stated epsilon.",
-							   abs_error, sqrt(variance), nmembers, col->noise.honest_sites)));
+							   scor_dp_expected_abs_error(most, t, col->noise.epsilon, col->noise.sensitivity),
+							   sqrt(scor_dp_variance(most, t, col->noise.epsilon, col->noise.sensitivity)),
+							   most, t)));
+		else
+			ereport(NOTICE,
+					(errmsg("column \"%s\" carries differential-privacy noise: epsilon %g, sensitivity %lld",
+							col->name, col->noise.epsilon, (long long) col->noise.sensitivity),
+					 errdetail("Expected absolute error %.2f to %.2f, standard deviation %.2f to %.2f: each of the %d to %d sites that answered a group adds a share; any %d honest sites' shares give the stated epsilon.",
+							   scor_dp_expected_abs_error(fewest, t, col->noise.epsilon, col->noise.sensitivity),
+							   scor_dp_expected_abs_error(most, t, col->noise.epsilon, col->noise.sensitivity),
+							   sqrt(scor_dp_variance(fewest, t, col->noise.epsilon, col->noise.sensitivity)),
+							   sqrt(scor_dp_variance(most, t, col->noise.epsilon, col->noise.sensitivity)),
+							   fewest, most, t)));
 	}
 }
 
@@ -403,7 +437,8 @@ federate(FunctionCallInfo fcinfo, const char *sql, const char *template_name,
 	request[5] = per_site ? "true" : "false";
 	request[6] = template_name ? template_name : "";
 	request[7] = text_array_literal(nparams, params);
-	autonomous = mentions_dp_noise(sql);
+	autonomous = scor_request_may_charge(members[self].site_name, sql, template_name,
+										 nparams, params);
 	if (autonomous)
 	{
 		/*
@@ -419,9 +454,19 @@ federate(FunctionCallInfo fcinfo, const char *sql, const char *template_name,
 	else
 	{
 		peers_start(&round, members, nmembers, self, CONTRIBUTE_SQL, request, 8);
-		answers[self] = scor_contribute(network_id, query_id, members[self].site_name, analyst,
-										sql, per_site, template_name, nparams, params,
-										&local_answer);
+		/* a charge here could be rolled back: scor_contribute refuses to charge */
+		scor_own_part_uncommitted = true;
+		PG_TRY();
+		{
+			answers[self] = scor_contribute(network_id, query_id, members[self].site_name,
+											analyst, sql, per_site, template_name, nparams,
+											params, &local_answer);
+		}
+		PG_FINALLY();
+		{
+			scor_own_part_uncommitted = false;
+		}
+		PG_END_TRY();
 	}
 	peers_finish(&round, members, nmembers, self, answers);
 	bundle = scor_bundle_build(answers, nmembers);
@@ -506,20 +551,26 @@ federate(FunctionCallInfo fcinfo, const char *sql, const char *template_name,
 							   &dsum[g * c->nciphertexts + k]);
 				error_context_stack = &errcb;
 				m = scor_decode_point(&M);
-				values[i + first] = total_datum(m, col->scale, att->atttypid, col->name);
-				error_context_stack = errcb.previous;
+				/* threshold and rounding apply to the released (noisy) total only */
 				if (c->min_cell > 0 && (m > -(int64) c->min_cell && m < c->min_cell))
 				{
-					/* the threshold applies to the released (noisy) total only */
 					nulls[i + first] = true;
 					suppressed++;
 				}
+				else
+					values[i + first] = total_datum(round_total(m, c->release_rounding, col->scale),
+													col->scale, att->atttypid, col->name);
+				error_context_stack = errcb.previous;
 				k++;
 			}
 		}
 		tuplestore_putvalues(rsinfo->setResult, tupdesc, values, nulls);
 	}
 
+	if (c->release_rounding > 1 && c->ngroups > 0)
+		ereport(NOTICE,
+				(errmsg("released totals are rounded to a multiple of %d", c->release_rounding),
+				 errdetail("The rounding is the largest scor.release_rounding of any site, applied to the noisy totals.")));
 	if (suppressed > 0)
 		ereport(NOTICE,
 				(errmsg("%d totals below the small-cell threshold of %d were suppressed", suppressed, c->min_cell),

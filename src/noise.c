@@ -611,6 +611,8 @@ scor_epsilon_rational(mpq_t out, double epsilon)
 	mpq_t		exact;
 	mpz_t		grid;
 
+	int			rc = 0;
+
 	mpq_set_ui(out, 0, 1);
 	/* also false for NaN */
 	if (!(epsilon >= SCOR_EPSILON_MIN && epsilon <= SCOR_EPSILON_MAX))
@@ -622,11 +624,26 @@ scor_epsilon_rational(mpq_t out, double epsilon)
 	/* floor(exact * grid) / grid */
 	mpz_mul(mpq_numref(out), mpq_numref(exact), grid);
 	mpz_fdiv_q(mpq_numref(out), mpq_numref(out), mpq_denref(exact));
-	mpz_set(mpq_denref(out), grid);
-	mpq_canonicalize(out);
+
+	/*
+	 * The range applies to the value used: the double nearest 1e-6 is just
+	 * below it and would round to 999999/10^12, below what a share accepts.
+	 * out >= 1/SCOR_DP_MIN_RATE_INV iff numerator * MIN_RATE_INV >= grid.
+	 */
+	mpz_mul_ui(mpq_numref(exact), mpq_numref(out), SCOR_DP_MIN_RATE_INV);
+	if (mpz_cmp(mpq_numref(exact), grid) < 0)
+	{
+		mpq_set_ui(out, 0, 1);
+		rc = -1;
+	}
+	else
+	{
+		mpz_set(mpq_denref(out), grid);
+		mpq_canonicalize(out);
+	}
 	mpq_clear(exact);
 	mpz_clear(grid);
-	return 0;
+	return rc;
 }
 
 /* ------------------------------------------- display only: floating point */

@@ -56,7 +56,7 @@
 /*
  * scor_epsilon_rational() rounds epsilon down to a multiple of
  * 10^-SCOR_EPSILON_DENOMINATOR_DIGITS and accepts
- * [SCOR_EPSILON_MIN, SCOR_EPSILON_MAX].
+ * [SCOR_EPSILON_MIN, SCOR_EPSILON_MAX], the lower bound after rounding.
  */
 #define SCOR_EPSILON_DENOMINATOR_DIGITS 12	/* 10^12 */
 #define SCOR_EPSILON_MIN 1e-6
@@ -103,7 +103,10 @@ extern void scor_rng_clear(scor_rng *rng);
  * when the double nearest to it is at or above it (0.1 -> 1/10), and one
  * grid step (10^-12) below it otherwise (0.3 -> 299999999999/10^12):
  * never above what the user wrote.  Rejects NaN, infinities and values
- * outside [SCOR_EPSILON_MIN, SCOR_EPSILON_MAX] (-1, out set to 0).
+ * outside [SCOR_EPSILON_MIN, SCOR_EPSILON_MAX] (-1, out set to 0); the
+ * lower bound applies to the rounded value, which a share must accept
+ * (>= 1/SCOR_DP_MIN_RATE_INV): the double nearest 1e-6 lies just below
+ * 10^-6 and is rejected, the next double above it is accepted.
  */
 extern int	scor_epsilon_rational(mpq_t out, double epsilon);
 

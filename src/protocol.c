@@ -205,6 +205,7 @@ void
 scor_answer_begin(StringInfo buf, const char *site_name,
 				  const uint8 *network_id, const uint8 *query_id,
 				  const uint8 *query_digest, int32 min_cell,
+				  int32 release_rounding,
 				  const ScorColumn *columns, int ncolumns, int ngroups)
 {
 	initStringInfo(buf);
@@ -215,6 +216,7 @@ scor_answer_begin(StringInfo buf, const char *site_name,
 	append_string(buf, site_name);
 	appendBinaryStringInfo(buf, (const char *) query_digest, SCOR_DIGEST_BYTES);
 	append_u32(buf, (uint32) min_cell);
+	append_u32(buf, (uint32) release_rounding);
 	append_u16(buf, (uint16) ncolumns);
 	for (int i = 0; i < ncolumns; i++)
 	{
@@ -281,6 +283,9 @@ scor_answer_parse(const uint8 *data, size_t len, const char *from_site)
 	a->min_cell = (int32) read_u32(&r);
 	if (a->min_cell < 0)
 		malformed(&r, "The small-cell threshold is out of range");
+	a->release_rounding = (int32) read_u32(&r);
+	if (a->release_rounding < 1)
+		malformed(&r, "The rounding of released totals is out of range");
 
 	a->ncolumns = read_u16(&r);
 	if (a->ncolumns == 0 || a->ncolumns > MaxTupleAttributeNumber)

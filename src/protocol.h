@@ -53,6 +53,7 @@ typedef struct ScorAnswer
 	uint8		query_id[SCOR_QUERY_ID_BYTES];
 	uint8		query_digest[SCOR_DIGEST_BYTES];
 	int32		min_cell;		/* the site's small-cell threshold */
+	int32		release_rounding;	/* the site's rounding of released totals (1: none) */
 	int			ncolumns;
 	int			nciphertexts;
 	ScorColumn *columns;
@@ -102,6 +103,7 @@ extern void scor_share_transcript(scor_transcript *t, const uint8 *network_id,
 extern void scor_answer_begin(StringInfo buf, const char *site_name,
 							  const uint8 *network_id, const uint8 *query_id,
 							  const uint8 *query_digest, int32 min_cell,
+							  int32 release_rounding,
 							  const ScorColumn *columns, int ncolumns, int ngroups);
 extern void scor_answer_sign(StringInfo buf, const scor_site_keys *keys);
 extern void scor_group_key_append(StringInfo key, const char *value);

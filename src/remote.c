@@ -10,7 +10,10 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/htup_details.h"
+#include "access/stratnum.h"
 #include "common/hashfn.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace.h"
@@ -46,6 +49,13 @@ bool		scor_allow_per_site = false;
 static int	scor_query_timeout_ms = 60000;
 static bool scor_require_templates = false;
 static int	scor_query_work_mem_kb = 65536;
+
+/*
+ * Set by the coordinator while it runs its own part inside the analyst's
+ * transaction, where a budget charge could be rolled back: check_policy
+ * then refuses to charge.
+ */
+bool		scor_own_part_uncommitted = false;
 
 /* Set while this site answers a query whose totals are released per site */
 static bool answering_per_site = false;
@@ -296,13 +306,356 @@ function_check_walker(Node *node, void *context)
 	return expression_tree_walker(node, function_check_walker, context);
 }
 
+/* The OIDs of the published schemas that exist, from their names */
+static List *
+published_schema_oids(List *names)
+{
+	List	   *oids = NIL;
+	ListCell   *lc;
+
+	foreach(lc, names)
+	{
+		Oid			nsp = get_namespace_oid((char *) lfirst(lc), true);
+
+		if (OidIsValid(nsp))
+			oids = lappend_oid(oids, nsp);
+	}
+	return oids;
+}
+
+/* scor.dp_noise(ciphertext, float8, bigint) */
+static Oid
+dp_noise_oid(void)
+{
+	Oid			args[3];
+
+	args[0] = TypenameGetTypid("ciphertext");
+	args[1] = FLOAT8OID;
+	args[2] = INT8OID;
+	return LookupFuncName(list_make2(makeString("scor"), makeString("dp_noise")),
+						  3, args, false);
+}
+
+/* What a search for calls of dp_noise looks for */
+typedef struct DpNoiseSearch
+{
+	Oid			dp_noise;
+	bool		or_hidden;		/* also any function that could call it */
+	List	   *published_nsps; /* with or_hidden: OIDs of the published schemas */
+} DpNoiseSearch;
+
+/*
+ * Whether a function is dp_noise, or (when asked) could call it: a function
+ * of a published schema (built-in functions and scor's others never do, and
+ * shipped queries may call no other).
+ */
+static bool
+dp_noise_or_hidden(Oid func_id, void *context)
+{
+	DpNoiseSearch *s = (DpNoiseSearch *) context;
+
+	if (func_id == s->dp_noise)
+		return true;
+	return s->or_hidden && list_member_oid(s->published_nsps, get_func_namespace(func_id));
+}
+
+/* Whether a query tree calls dp_noise (or, with or_hidden, may) */
+static bool
+dp_noise_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, dp_noise_walker, context, 0);
+	if (check_functions_in_node(node, dp_noise_or_hidden, context))
+		return true;
+	return expression_tree_walker(node, dp_noise_walker, context);
+}
+
+/* Whether an expression refers to a range-table entry of its own query */
+static bool
+refers_to_rte_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Var))
+		return ((Var *) node)->varlevelsup == 0 && ((Var *) node)->varno == *(int *) context;
+	return expression_tree_walker(node, refers_to_rte_walker, context);
+}
+
+/* A Var of the given range-table entry, under binary-compatible relabelling */
+static Var *
+plain_var_of(Node *node, int varno)
+{
+	while (node != NULL && IsA(node, RelabelType))
+		node = (Node *) ((RelabelType *) node)->arg;
+	if (node != NULL && IsA(node, Var) && ((Var *) node)->varlevelsup == 0 &&
+		((Var *) node)->varno == varno)
+		return (Var *) node;
+	return NULL;
+}
+
+/*
+ * The constant rows of a declared group domain, or NULL if a subquery is
+ * not one: exactly a VALUES list of constants, read whole.  Nothing is
+ * evaluated: this runs before the function check of the shipped query.
+ */
+static List *
+domain_rows(Query *sub)
+{
+	RangeTblEntry *rte;
+	List	   *rows = NIL;
+	ListCell   *lc;
+	int			attno = 0;
+
+	if (sub == NULL || sub->commandType != CMD_SELECT || list_length(sub->rtable) != 1 ||
+		sub->jointree == NULL || list_length(sub->jointree->fromlist) != 1 ||
+		sub->jointree->quals != NULL || sub->hasAggs || sub->hasSubLinks ||
+		sub->hasWindowFuncs || sub->hasTargetSRFs || sub->cteList != NIL ||
+		sub->setOperations != NULL || sub->groupClause != NIL || sub->havingQual != NULL ||
+		sub->sortClause != NIL || sub->distinctClause != NIL ||
+		sub->limitCount != NULL || sub->limitOffset != NULL)
+		return NULL;
+	rte = linitial_node(RangeTblEntry, sub->rtable);
+	if (rte->rtekind != RTE_VALUES || !IsA(linitial(sub->jointree->fromlist), RangeTblRef) ||
+		linitial_node(RangeTblRef, sub->jointree->fromlist)->rtindex != 1)
+		return NULL;
+	foreach(lc, sub->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+		Var		   *v = plain_var_of((Node *) tle->expr, 1);
+
+		if (tle->resjunk || v == NULL || v->varattno != ++attno)
+			return NULL;
+	}
+	foreach(lc, rte->values_lists)
+	{
+		List	   *row = NIL;
+		ListCell   *lc2;
+
+		foreach(lc2, (List *) lfirst(lc))
+		{
+			Node	   *value = (Node *) lfirst(lc2);
+
+			while (IsA(value, RelabelType))
+				value = (Node *) ((RelabelType *) value)->arg;
+			if (!IsA(value, Const))
+				return NULL;
+			row = lappend(row, value);
+		}
+		rows = lappend(rows, row);
+	}
+	return rows;
+}
+
+/* One equality of a group domain's join: domain column, its equality, collation */
+typedef struct DomainKey
+{
+	AttrNumber	attno;
+	Oid			eqfunc;
+	Oid			collation;
+} DomainKey;
+
+/*
+ * Why the join of a group domain to the relation could let one row reach
+ * two groups, or NULL if it cannot: the condition must be equalities
+ * between a domain column and a column of the relation (with, besides,
+ * filters on the relation alone), and no two domain rows may be equal on
+ * the columns compared.
+ */
+static const char *
+domain_join_problem(Node *quals, int domain_rt, int rel_rt, Query *domain,
+					List *published_nsps)
+{
+	List	   *conjuncts;
+	List	   *keys = NIL;
+	List	   *rows = domain_rows(domain);
+	ListCell   *lc;
+	int			nrows;
+
+	if (quals == NULL)
+		return "Its group domain is joined without a condition";
+	conjuncts = is_andclause(quals) ? ((BoolExpr *) quals)->args : list_make1(quals);
+	foreach(lc, conjuncts)
+	{
+		Node	   *c = (Node *) lfirst(lc);
+
+		if (IsA(c, OpExpr) && list_length(((OpExpr *) c)->args) == 2)
+		{
+			OpExpr	   *op = (OpExpr *) c;
+			Node	   *l = linitial(op->args);
+			Node	   *r = lsecond(op->args);
+			Node	   *dside = plain_var_of(l, domain_rt) ? l : r;
+			Node	   *rside = dside == l ? r : l;
+
+			if (plain_var_of(dside, domain_rt) != NULL && plain_var_of(rside, rel_rt) != NULL)
+			{
+				List	   *interps = get_op_btree_interpretation(op->opno);
+				Oid			dtype = exprType(dside);
+				Oid			eqop = InvalidOid;
+				ListCell   *lc2;
+				DomainKey  *k;
+
+				foreach(lc2, interps)
+				{
+					OpBtreeInterpretation *in = (OpBtreeInterpretation *) lfirst(lc2);
+
+					if (in->strategy == BTEqualStrategyNumber && !OidIsValid(eqop))
+						eqop = get_opfamily_member(in->opfamily_id, dtype, dtype,
+												   BTEqualStrategyNumber);
+				}
+				if (!OidIsValid(eqop))
+					return "Its group domain is joined by an operator that is not a btree equality";
+				k = palloc(sizeof(DomainKey));
+				k->attno = plain_var_of(dside, domain_rt)->varattno;
+				k->eqfunc = get_opcode(eqop);
+				/* called below, before the function check: what a shipped query may call */
+				if ((get_func_namespace(k->eqfunc) != PG_CATALOG_NAMESPACE &&
+					 !list_member_oid(published_nsps, get_func_namespace(k->eqfunc))) ||
+					func_volatile(k->eqfunc) == PROVOLATILE_VOLATILE)
+					return "Its group domain is compared with an equality that is neither built in nor published";
+				k->collation = op->inputcollid;
+				keys = lappend(keys, k);
+				continue;
+			}
+		}
+		if (refers_to_rte_walker(c, &domain_rt))
+			return "Its group domain is joined on something other than equalities of a domain column with a column of the relation";
+	}
+	if (keys == NIL)
+		return "Its group domain is joined without an equality of a domain column with a column of the relation";
+
+	/* distinct domain rows: two rows equal on every key would both match one row */
+	nrows = list_length(rows);
+	for (int i = 0; i < nrows; i++)
+	{
+		List	   *a = (List *) list_nth(rows, i);
+
+		for (int j = i + 1; j < nrows; j++)
+		{
+			List	   *b = (List *) list_nth(rows, j);
+			bool		same = true;
+
+			CHECK_FOR_INTERRUPTS();
+			foreach(lc, keys)
+			{
+				DomainKey  *k = (DomainKey *) lfirst(lc);
+				Const	   *x = list_nth_node(Const, a, k->attno - 1);
+				Const	   *y = list_nth_node(Const, b, k->attno - 1);
+
+				/* a NULL matches no row */
+				if (x->constisnull || y->constisnull ||
+					!DatumGetBool(OidFunctionCall2Coll(k->eqfunc, k->collation,
+													   x->constvalue, y->constvalue)))
+				{
+					same = false;
+					break;
+				}
+			}
+			if (same)
+				return "Its group domain lists the same value twice, so one row would be counted in two groups";
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Why one epsilon per noised column does not bound what a query releases,
+ * or NULL if it does.  That holds when every row of the one relation it
+ * reads reaches at most one group, and changes each total by at most the
+ * stated sensitivity: the query reads exactly one published relation,
+ * optionally LEFT JOINed from its declared group domain (a VALUES list of
+ * distinct constants, on equality with columns of the relation), with no
+ * subquery, set operation, CTE, other join or function in FROM, and groups
+ * by plain columns only.  Groups are then disjoint (parallel composition).
+ */
+static const char *
+dp_shape_problem(Query *query, List *published_nsps)
+{
+	int			rel_rt = 0;
+	int			domain_rt = 0;
+	Query	   *domain = NULL;
+	Node	   *from;
+	ListCell   *lc;
+	int			rt = 0;
+
+	if (query->setOperations != NULL)
+		return "It uses UNION, INTERSECT or EXCEPT";
+	if (query->cteList != NIL)
+		return "It uses a WITH clause";
+	if (query->hasSubLinks)
+		return "It uses a subquery";
+	foreach(lc, query->rtable)
+	{
+		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+
+		rt++;
+		if (rte->rtekind == RTE_RELATION && rel_rt == 0)
+			rel_rt = rt;
+		else if (rte->rtekind == RTE_RELATION)
+			return "It reads more than one relation, or one relation twice";
+		else if (rte->rtekind == RTE_SUBQUERY && domain_rt == 0 && domain_rows(rte->subquery) != NIL)
+		{
+			domain_rt = rt;
+			domain = rte->subquery;
+		}
+		else if (rte->rtekind == RTE_SUBQUERY)
+			return "It reads a subquery in FROM (a set operation, a derived table or a second VALUES list), not only its declared group domain";
+		else if (rte->rtekind != RTE_JOIN)
+			return "It reads from a function, a VALUES list or a table expression";
+	}
+	if (rel_rt == 0)
+		return "It reads no published relation";
+	if (query->jointree == NULL || list_length(query->jointree->fromlist) != 1)
+		return "It reads more than one item in FROM (a cross join)";
+	from = (Node *) linitial(query->jointree->fromlist);
+	if (domain_rt == 0)
+	{
+		if (!IsA(from, RangeTblRef) || ((RangeTblRef *) from)->rtindex != rel_rt)
+			return "It joins the relation";
+	}
+	else
+	{
+		JoinExpr   *j = (JoinExpr *) from;
+		const char *problem;
+
+		if (!IsA(from, JoinExpr) || j->jointype != JOIN_LEFT ||
+			!IsA(j->larg, RangeTblRef) || ((RangeTblRef *) j->larg)->rtindex != domain_rt ||
+			!IsA(j->rarg, RangeTblRef) || ((RangeTblRef *) j->rarg)->rtindex != rel_rt)
+			return "It joins the relation other than as (VALUES ...) d(key) LEFT JOIN relation ON relation.column = d.key";
+		problem = domain_join_problem(j->quals, domain_rt, rel_rt, domain, published_nsps);
+		if (problem != NULL)
+			return problem;
+	}
+	foreach(lc, query->groupClause)
+	{
+		Node	   *key = get_sortgroupclause_expr(lfirst_node(SortGroupClause, lc),
+												   query->targetList);
+
+		if (!IsA(key, Var) || ((Var *) key)->varlevelsup != 0)
+			return "It groups by an expression, not a plain column";
+	}
+	return NULL;
+}
+
+/* Refuse a differentially private query whose shape dp_shape_problem refuses */
+static void
+refuse_dp_shape(const char *problem)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_SCOR_QUERY_REFUSED),
+			 errmsg("a query with dp_noise must read one published relation, optionally left-joined from its declared group domain"),
+			 errdetail("%s: the same rows could be released in several noised totals for one epsilon, or change a total by more than the stated sensitivity.",
+					   problem)));
+}
+
 /*
  * Parse and analyse a shipped query, refuse anything that is not a plain
  * read-only SELECT over published relations whose outputs are all scor
  * ciphertexts or GROUP BY keys, and return each output column's kind.
  */
 static pg_noinline uint8 *
-check_shipped_query(const ScorShippedQuery *q, int *ncolumns_out)
+check_shipped_query(const ScorShippedQuery *q, int *ncolumns_out, const char **dp_problem_out)
 {
 	const char *sql = q->sql;
 	List	   *raw = pg_parse_query(sql);
@@ -336,6 +689,15 @@ check_shipped_query(const ScorShippedQuery *q, int *ncolumns_out)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid list syntax in scor.published_schemas")));
 	(void) check_query_walker((Node *) query, published);
+	/* refused now if it visibly calls dp_noise, else if its answer carries noise */
+	*dp_problem_out = dp_shape_problem(query, published_schema_oids(published));
+	if (*dp_problem_out != NULL)
+	{
+		DpNoiseSearch search = {dp_noise_oid(), false, NIL};
+
+		if (dp_noise_walker((Node *) query, &search))
+			refuse_dp_shape(*dp_problem_out);
+	}
 	memset(&fcheck, 0, sizeof(fcheck));
 	fcheck.dp_noise = LookupFuncName(list_make2(makeString("scor"), makeString("dp_noise")),
 									 3, dp_noise_args, false);
@@ -520,14 +882,26 @@ contribute_row(StringInfo body, HeapTuple tup, TupleDesc desc, ScorColumn *colum
 
 /*
  * This site's policy for what it releases: differential privacy required,
- * largest epsilon per column.  Returns the epsilon to charge: the sum over
- * noised columns (groups are disjoint, so each column is charged once).
+ * largest epsilon per query, a small-cell threshold for per-site totals,
+ * and a shape that one epsilon per column covers (dp_problem, from
+ * check_shipped_query; NULL if the shape is sound).  Returns the epsilon to
+ * charge: the sum over noised columns (the shape makes groups disjoint, so
+ * each column is charged once).
  */
 static double
-check_policy(const ScorColumn *columns, int ncolumns, int ngroups, bool per_site)
+check_policy(const ScorColumn *columns, int ncolumns, int ngroups, bool per_site,
+			 const char *dp_problem)
 {
 	double		total = 0;
+	int64		total_units = 0;
+	int			noised = 0;
 
+	if (per_site && scor_min_cell <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_SCOR_QUERY_REFUSED),
+				 errmsg("this site releases per-site totals only with a small-cell threshold"),
+				 errdetail("scor.allow_per_site is on, but scor.min_cell is 0."),
+				 errhint("Its administrator can set scor.min_cell to a positive threshold.")));
 	if (ngroups == 0)
 		return 0;				/* nothing is released */
 	for (int i = 0; i < ncolumns; i++)
@@ -549,13 +923,26 @@ check_policy(const ScorColumn *columns, int ncolumns, int ngroups, bool per_site
 						 errhint("Wrap every aggregate in dp_noise(..., epsilon).")));
 			continue;
 		}
-		if (scor_max_epsilon > 0 && columns[i].noise.epsilon > scor_max_epsilon)
-			ereport(ERROR,
-					(errcode(ERRCODE_SCOR_QUERY_REFUSED),
-					 errmsg("epsilon %g of column \"%s\" exceeds this site's limit of %g per query",
-							columns[i].noise.epsilon, columns[i].name, scor_max_epsilon)));
 		total += columns[i].noise.epsilon;
+		/* in the units the ledger charges: 10^-12, rounded up */
+		total_units += (int64) ceil(columns[i].noise.epsilon * 1e12);
+		noised++;
 	}
+	if (noised > 0 && dp_problem != NULL)
+		refuse_dp_shape(dp_problem);
+	if (noised > 0 && scor_max_epsilon > 0 &&
+		total_units > (int64) floor(scor_max_epsilon * 1e12 + 0.5))
+		ereport(ERROR,
+				(errcode(ERRCODE_SCOR_QUERY_REFUSED),
+				 errmsg("epsilon %g of the query exceeds this site's limit of %g per query",
+						total, scor_max_epsilon),
+				 errdetail("The epsilon of a query is the sum over its %d noised columns.", noised)));
+	if (noised > 0 && scor_own_part_uncommitted)
+		ereport(ERROR,
+				(errcode(ERRCODE_SCOR_QUERY_REFUSED),
+				 errmsg("this site's own part of the query would charge its privacy budget inside the analyst's transaction"),
+				 errdetail("The query's noise does not come from a visible call of dp_noise, so the coordinator could not tell in advance that it charges a budget."),
+				 errhint("Call dp_noise in the shipped query or template itself.")));
 	return total;
 }
 
@@ -774,6 +1161,58 @@ resolve_request(ScorShippedQuery *q, const char *sql, const char *template_name,
 }
 
 /*
+ * Whether this site's own answer to a request may charge its privacy
+ * budget, decided from the query this site would run (its own template's
+ * text, for a template), parsed, analysed and rewritten (views expanded)
+ * as when it answers: it calls dp_noise, or a function outside pg_catalog
+ * and scor that could.  The coordinator then runs its own part in a
+ * transaction of its own.  Errors are the ones answering would raise.
+ */
+bool
+scor_request_may_charge(const char *site, const char *sql, const char *template_name,
+						int nparams, char **params)
+{
+	ScorShippedQuery shipped;
+	ScorOwnerScope scope;
+	ErrorContextCallback errcb;
+	List	   *raw;
+	bool		found = false;
+	ListCell   *lc;
+
+	errcb.callback = answering_context;
+	errcb.arg = (void *) site;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+
+	scor_become_owner(&scope, "pg_catalog, pg_temp");
+	SPI_connect();
+	(void) set_config_option("search_path", psprintf("%s, scor", scor_published_schemas),
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	resolve_request(&shipped, sql, template_name, nparams, params, site, site);
+	raw = pg_parse_query(shipped.sql);
+	/* what answering refuses at once charges nothing; the answer says why */
+	if (list_length(raw) == 1 && IsA(linitial_node(RawStmt, raw)->stmt, SelectStmt))
+	{
+		DpNoiseSearch search = {dp_noise_oid(), true, NIL};
+		Query	   *query = parse_analyze_fixedparams(linitial_node(RawStmt, raw), shipped.sql,
+													  shipped.types, shipped.nparams, NULL);
+		List	   *schemas = NIL;
+
+		if (!SplitIdentifierString(pstrdup(scor_published_schemas), ',', &schemas))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid list syntax in scor.published_schemas")));
+		search.published_nsps = published_schema_oids(schemas);
+		foreach(lc, pg_rewrite_query(query))
+			found = found || dp_noise_walker((Node *) lfirst(lc), &search);
+	}
+	SPI_finish();
+	scor_end_owner(&scope);
+	error_context_stack = errcb.previous;
+	return found;
+}
+
+/*
  * Answer a shipped query: run it, prove and sign every ciphertext, log the
  * query id so that it is answered (and later decrypted) only once.
  */
@@ -804,6 +1243,7 @@ scor_contribute(const uint8 *network_id, const uint8 *query_id,
 	int			ngroups = 0;
 	double		epsilon;
 	ScorAuditEvent *budget_event = NULL;
+	const char *dp_problem = NULL;
 
 	scor_check_network_id(network_id, coordinator);
 	members = scor_members(&nmembers, &self);
@@ -829,7 +1269,7 @@ scor_contribute(const uint8 *network_id, const uint8 *query_id,
 	(void) set_config_option("search_path", search_path, PGC_USERSET,
 							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	resolve_request(&shipped, sql, template_name, nparams, params, coordinator, site);
-	kinds = check_shipped_query(&shipped, &ncolumns);
+	kinds = check_shipped_query(&shipped, &ncolumns, &dp_problem);
 
 	if (per_site && !scor_allow_per_site)
 		ereport(ERROR,
@@ -840,7 +1280,7 @@ scor_contribute(const uint8 *network_id, const uint8 *query_id,
 								coordinator, per_site, caller, &body, &ngroups);
 
 	/* this site's policy, then its budget: both before anything is released */
-	epsilon = check_policy(columns, ncolumns, ngroups, per_site);
+	epsilon = check_policy(columns, ncolumns, ngroups, per_site, dp_problem);
 	if (epsilon > 0)
 	{
 		ScorAuditEvent *ev = palloc0(sizeof(ScorAuditEvent));
@@ -864,7 +1304,7 @@ scor_contribute(const uint8 *network_id, const uint8 *query_id,
 		scor_site_keys *keys = scor_load_site_keys(NULL);
 
 		scor_answer_begin(&answer, site, network_id, query_id, digest, scor_min_cell,
-						  columns, ncolumns, ngroups);
+						  scor_release_rounding, columns, ncolumns, ngroups);
 		appendBinaryStringInfo(&answer, body.data, body.len);
 		scor_answer_sign(&answer, keys);
 		scor_free_site_keys(keys);
@@ -1086,8 +1526,12 @@ scor_bundle_combine(const uint8 *network_id, const uint8 *query_id,
 			break;
 		}
 	}
+	c->release_rounding = 1;
 	for (int i = 0; i < nmembers; i++)
+	{
 		c->min_cell = Max(c->min_cell, answers[i]->min_cell);
+		c->release_rounding = Max(c->release_rounding, answers[i]->release_rounding);
+	}
 	nct = answers[0]->nciphertexts;
 	c->nciphertexts = nct;
 
@@ -1176,6 +1620,49 @@ scor_bundle_combine(const uint8 *network_id, const uint8 *query_id,
 }
 
 /*
+ * Refuse to decrypt a noised total of a group that fewer than t sites
+ * answered: it carries fewer than the t noise shares that give the stated
+ * epsilon.  Not for per-site totals, each of which carries a full share.
+ */
+static void
+check_noised_groups(const ScorCombined *c, int nmembers)
+{
+	int			t = 0;
+
+	for (int i = 0; i < c->layout->ncolumns; i++)
+		if (c->layout->columns[i].kind == COLUMN_CIPHERTEXT && c->layout->columns[i].noise.noised)
+			t = Max(t, Max(scor_dp_t(nmembers), c->layout->columns[i].noise.honest_sites));
+	if (t == 0)
+		return;
+	for (int g = 0; g < c->ngroups; g++)
+	{
+		if (c->contributors[g] < t)
+		{
+			StringInfoData key;
+			bool		first = true;
+
+			initStringInfo(&key);
+			for (int i = 0; i < c->layout->ncolumns; i++)
+			{
+				if (c->layout->columns[i].kind != COLUMN_KEY)
+					continue;
+				appendStringInfo(&key, "%s%s", first ? "" : ", ",
+								 c->groups[g]->key_values[i] ? c->groups[g]->key_values[i] : "NULL");
+				first = false;
+			}
+			ereport(ERROR,
+					(errcode(ERRCODE_SCOR_QUERY_REFUSED),
+					 errmsg_plural("group (%s) was answered by %d site, fewer than the %d whose noise shares its differential privacy needs",
+								   "group (%s) was answered by %d sites, fewer than the %d whose noise shares its differential privacy needs",
+								   c->contributors[g], key.data, c->contributors[g], t),
+					 errdetail("Its noised totals would carry %d of the %d noise shares that give the stated epsilon.",
+							   c->contributors[g], t),
+					 errhint("Declare the group domain in the shipped query ((VALUES ...) d(key) LEFT JOIN relation ON relation.column = d.key) so that every site answers every group.")));
+		}
+	}
+}
+
+/*
  * Partially decrypt every sum of a verified bundle, once per query, with a
  * DLEQ proof for each share.  Returns the SHARES message.
  */
@@ -1250,6 +1737,8 @@ scor_decrypt_bundle(const uint8 *network_id, const uint8 *query_id,
 	c = scor_bundle_combine(network_id, query_id, digest, bundle, len,
 							members, nmembers, self, own_digest, per_site);
 	c->per_site = per_site;
+	if (!per_site)
+		check_noised_groups(c, nmembers);
 
 	keys = scor_load_site_keys(NULL);
 	initStringInfo(&out);

@@ -34,6 +34,7 @@ typedef struct ScorCombined
 	scor_point *sums;			/* per group, per ciphertext column: ΣC1, ΣC2 */
 	int		   *contributors;	/* per group: how many sites contributed */
 	int32		min_cell;		/* the largest small-cell threshold of any site */
+	int32		release_rounding;	/* the largest rounding of any site (1: none) */
 	bool		per_site;		/* one slot per site and group, not per group */
 } ScorCombined;
 
@@ -46,6 +47,7 @@ extern int	scor_dp_honest_sites;
 extern bool scor_require_dp;
 extern double scor_max_epsilon;
 extern int	scor_min_cell;
+extern int	scor_release_rounding;
 extern void ScorDpInit(void);
 extern int	scor_dp_t(int nmembers);
 extern void scor_charge_budget(const char *coordinator, const char *analyst, double epsilon);
@@ -57,6 +59,10 @@ extern bytea *scor_contribute(const uint8 *network_id, const uint8 *query_id,
 							  const char *template_name, int nparams,
 							  char **params, ScorAuditEvent **audit_out);
 extern char *scor_template_call(const char *template_name, int nparams, char **params);
+extern bool scor_own_part_uncommitted;
+extern bool scor_request_may_charge(const char *site, const char *sql,
+									const char *template_name, int nparams,
+									char **params);
 extern ScorCombined *scor_bundle_combine(const uint8 *network_id, const uint8 *query_id,
 										 const uint8 *query_digest,
 										 const uint8 *bundle, size_t len,

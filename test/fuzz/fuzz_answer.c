@@ -120,7 +120,7 @@ check_round_trip(const ScorAnswer *a, const uint8 *data, size_t len)
 	}
 
 	scor_answer_begin(&buf, a->site_name, a->network_id, a->query_id, a->query_digest,
-					  a->min_cell, a->columns, a->ncolumns, a->ngroups);
+					  a->min_cell, a->release_rounding, a->columns, a->ncolumns, a->ngroups);
 	for (int g = 0; g < a->ngroups; g++)
 	{
 		const ScorGroup *grp = &a->groups[g];

@@ -105,7 +105,7 @@ fuzz_build_answer(int variant, size_t *len_out, uint8 **protect)
 
 	pgstub_begin();
 	scor_answer_begin(&buf, FUZZ_SITE_NAME, fuzz_network_id, fuzz_query_id,
-					  fuzz_query_digest, 5, cols, ncols, ngroups);
+					  fuzz_query_digest, 5, 1, cols, ncols, ngroups);
 	for (int g = 0; g < ngroups; g++)
 	{
 		StringInfoData key;
@@ -156,6 +156,8 @@ fuzz_build_answer(int variant, size_t *len_out, uint8 **protect)
 		off = 4 + 1 + SCOR_NETWORK_ID_BYTES + SCOR_QUERY_ID_BYTES + 4 +
 			strlen(FUZZ_SITE_NAME) + SCOR_DIGEST_BYTES;
 		unprotect(mask, off, 4);	/* min_cell */
+		off += 4;
+		unprotect(mask, off, 4);	/* release_rounding */
 		off += 4 + 2;			/* and ncolumns */
 		for (int i = 0; i < ncols; i++)
 		{

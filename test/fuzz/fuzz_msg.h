@@ -29,8 +29,8 @@ extern void fuzz_msg_init(void);
  * ciphertext column, no group; 2: one ciphertext column, one group.  If
  * protect is not NULL it gets a malloc'd mask, 1 for every byte that no
  * honest change could alter without the answer being refused (all but
- * min_cell, column names and noise fields, which the signing site chooses
- * freely).
+ * min_cell, release_rounding, column names and noise fields, which the
+ * signing site chooses freely).
  */
 extern uint8 *fuzz_build_answer(int variant, size_t *len, uint8 **protect);
 

@@ -157,6 +157,10 @@ RESET scor.dp_test_seed;
 SELECT error_of($$SELECT dp_noise(enc_count(*), 0) FROM admissions$$);
 SELECT error_of($$SELECT dp_noise(enc_count(*), 'Infinity') FROM admissions$$);
 SELECT error_of($$SELECT dp_noise(enc_count(*), 1, 0) FROM admissions$$);
+-- the range applies to epsilon as used (rounded down to 12 decimals): the double nearest
+-- 1e-6 is just below 10^-6 and refused; the next double above it gives exactly 10^-6
+SELECT error_of($$SELECT dp_noise(enc_count(*), 1e-6) FROM admissions$$);
+SELECT decrypt(dp_noise(enc_count(*), 1.0000000000000002e-6)) IS NOT NULL AS smallest_epsilon_ok FROM admissions;
 SELECT dp_noise(scor.encrypt(1) - scor.encrypt(1), 1) IS NOT NULL AS combined_ok_locally;
 -- the seed is for superusers only
 CREATE ROLE regress_scor_analyst IN ROLE scor_analyst;

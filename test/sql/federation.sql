@@ -288,6 +288,10 @@ SELECT honest_sites, round(expected_abs_error::numeric, 3) AS abs_error,
        round(standard_deviation::numeric, 3) AS sd
 FROM scor.dp_expected_error(10, 1.0, 1, 3);
 SELECT * FROM scor.dp_expected_error(3, 0.5, 1, 4);
+-- without honest_sites, t is the network's setting (0: a majority)
+SET scor.dp_honest_sites = 1;
+SELECT honest_sites FROM scor.dp_expected_error(3, 0.5);
+RESET scor.dp_honest_sites;
 SELECT * FROM scor.dp_expected_error(3, 0);
 -- with no budget granted, every site refuses (each enforces its own ledger)
 SELECT sqlstate_of($$SELECT * FROM scor.federate('SELECT dp_noise(enc_count(*), 0.5) FROM visits WHERE covid') AS t(n bigint)$$) AS no_budget;
@@ -326,19 +330,57 @@ SELECT sqlstate_of($$SELECT * FROM scor.federate('SELECT age_band, enc_count(*) 
 -- its parameters travel in the answer, so they must not depend on data
 SELECT sqlstate_of($$SELECT * FROM scor.federate('SELECT dp_noise(enc_count(*), count(*) / 1000.0) FROM visits') AS t(n bigint)$$) AS data_epsilon;
 SELECT sqlstate_of($$SELECT * FROM scor.federate('SELECT dp_noise(enc_count(*), 1, max(los)) FROM visits') AS t(n bigint)$$) AS data_sensitivity;
+-- one epsilon per column is right only if no row reaches two groups or two copies: a query
+-- with dp_noise reads one published relation, optionally left-joined from its declared
+-- group domain; anything else is refused before it runs (nothing is charged)
+CREATE FUNCTION public.detail_of(stmt text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	det text;
+BEGIN
+	EXECUTE stmt;
+	RETURN 'no error';
+EXCEPTION WHEN others THEN
+	GET STACKED DIAGNOSTICS det = PG_EXCEPTION_DETAIL;
+	RETURN SQLSTATE || ': ' || split_part(det, ':', 1);
+END
+$$;
+SELECT * FROM scor.federate($$ SELECT v.g, dp_noise(enc_count(*), 0.1) FROM visits CROSS JOIN (VALUES (1), (2), (3)) v(g) GROUP BY v.g $$)
+	AS t(g integer, n bigint);
+SELECT detail_of($$SELECT * FROM scor.federate('SELECT dp_noise(enc_count(*), 0.1) FROM visits a JOIN visits b ON a.id = b.id') AS t(n bigint)$$) AS self_join;
+SELECT detail_of($$SELECT * FROM scor.federate('SELECT dp_noise(enc_count(*), 0.1) FROM (SELECT id FROM visits UNION ALL SELECT id FROM visits) u') AS t(n bigint)$$) AS union_all;
+SELECT detail_of($$SELECT * FROM scor.federate('WITH w AS (SELECT * FROM visits) SELECT dp_noise(enc_count(*), 0.1) FROM w') AS t(n bigint)$$) AS cte;
+SELECT detail_of($$SELECT * FROM scor.federate('SELECT dp_noise(enc_count(*), 0.1) FROM visits WHERE id IN (SELECT id FROM visits)') AS t(n bigint)$$) AS sublink;
+SELECT detail_of($$SELECT * FROM scor.federate('SELECT los / 7, dp_noise(enc_count(*), 0.1) FROM visits GROUP BY los / 7') AS t(g integer, n bigint)$$) AS group_by_expression;
+SELECT detail_of($$SELECT * FROM scor.federate('SELECT d.band, dp_noise(enc_count(v.id), 0.1) FROM (VALUES (''18-64''), (''65-89''), (''18-64'')) d(band) LEFT JOIN visits v ON v.age_band = d.band GROUP BY d.band') AS t(b text, n bigint)$$) AS duplicate_domain_value;
+SELECT detail_of($$SELECT * FROM scor.federate('SELECT d.band, dp_noise(enc_count(v.id), 0.1) FROM (VALUES (''18-64''), (''65-89'')) d(band) LEFT JOIN visits v ON v.age_band <> d.band GROUP BY d.band') AS t(b text, n bigint)$$) AS domain_not_equality;
+SELECT detail_of($$SELECT * FROM scor.federate('SELECT d.band, dp_noise(enc_count(v.id), 0.1) FROM (VALUES (''18-64''), (''65-89'')) d(band) JOIN visits v ON v.age_band = d.band GROUP BY d.band') AS t(b text, n bigint)$$) AS domain_inner_join;
+SELECT detail_of($$SELECT * FROM scor.federate('SELECT d.band, dp_noise(enc_count(v.id), 0.1) FROM (SELECT DISTINCT age_band FROM visits) d(band) LEFT JOIN visits v ON v.age_band = d.band GROUP BY d.band') AS t(b text, n bigint)$$) AS domain_from_data;
 
 -- Site policy: site b requires DP; site c caps epsilon; site a suppresses small cells
-SELECT scor.grant_budget('regress', 'postgres', 10);
+-- (budgets of 20: a peer refusing can cancel another peer's charge or not, by timing)
+SELECT scor.grant_budget('regress', 'postgres', 20);
 \c regress_site_b
-SELECT scor.grant_budget('regress', 'postgres', 10);
+SELECT scor.grant_budget('regress', 'postgres', 20);
 ALTER DATABASE regress_site_b SET scor.require_dp = on;
 \c regress_site_c
-SELECT scor.grant_budget('regress', 'postgres', 10);
+SELECT scor.grant_budget('regress', 'postgres', 20);
 ALTER DATABASE regress_site_c SET scor.max_epsilon = 1;
 \c contrib_regression
 SET search_path = public, scor;
+-- a group that fewer than t = 2 sites answered carries too few noise shares: no site decrypts it
+SELECT * FROM scor.federate($$ SELECT age_band, dp_noise(enc_count(*), 0.1) FROM visits GROUP BY age_band $$)
+	AS t(age_band text, n bigint);
+-- 65-89, which site c lacks, has 2 shares: released, and the NOTICE gives the error for 2 and 3
+SELECT age_band, n IS NOT NULL AS released
+FROM scor.federate($$ SELECT age_band, dp_noise(enc_count(*), 0.5) FROM visits WHERE age_band <> '90+' GROUP BY age_band $$)
+	AS t(age_band text, n bigint)
+ORDER BY age_band;
 SELECT sqlstate_of($$SELECT * FROM scor.federate('SELECT enc_count(*) FROM visits') AS t(n bigint)$$) AS dp_required;
 SELECT sqlstate_of($$SELECT * FROM scor.federate('SELECT dp_noise(enc_count(*), 2) FROM visits') AS t(n bigint)$$) AS epsilon_too_large;
+-- the cap is per query: two columns of 0.6 exceed it, two of 0.5 do not
+SELECT sqlstate_of($$SELECT * FROM scor.federate('SELECT dp_noise(enc_count(*), 0.6), dp_noise(enc_sum(los), 0.6, 16) FROM visits') AS t(n bigint, los bigint)$$) AS query_epsilon_too_large;
+SELECT n IS NOT NULL AND los IS NOT NULL AS released
+FROM scor.federate($$ SELECT dp_noise(enc_count(*), 0.5), dp_noise(enc_sum(los), 0.5, 16) FROM visits $$) AS t(n bigint, los bigint);
 SELECT n IS NOT NULL AS released FROM scor.federate($$ SELECT dp_noise(enc_count(*), 1) FROM visits $$) AS t(n bigint);
 ALTER DATABASE contrib_regression SET scor.min_cell = 100;
 \c contrib_regression
@@ -349,12 +391,33 @@ SELECT * FROM scor.federate($$
 	GROUP BY d.band $$) AS t(age_band text, n bigint)
 WHERE n IS NULL;
 ALTER DATABASE contrib_regression RESET scor.min_cell;
-\c contrib_regression
-SET search_path = public, scor;
 \c regress_site_b
 ALTER DATABASE regress_site_b RESET scor.require_dp;
 \c regress_site_c
 ALTER DATABASE regress_site_c RESET scor.max_epsilon;
+\c contrib_regression
+SET search_path = public, scor;
+-- site b rounds released totals to a multiple of 10: the coordinator rounds the noisy totals
+SELECT sum(n) FILTER (WHERE band = '18-64') AS young, sum(n) FILTER (WHERE band = '65-89') AS old
+FROM scor.federate($$
+	SELECT d.band, enc_count(v.id)
+	FROM (VALUES ('18-64'), ('65-89')) d(band) LEFT JOIN visits v ON v.age_band = d.band AND v.id % 3 = 0
+	GROUP BY d.band $$) AS t(band text, n bigint) \gset exact_
+\c regress_site_b
+ALTER DATABASE regress_site_b SET scor.release_rounding = 10;
+\c contrib_regression
+SET search_path = public, scor;
+SELECT band, n % 10 = 0 AS rounded,
+       abs(n - CASE band WHEN '18-64' THEN :exact_young ELSE :exact_old END) <= 25 AS near_truth
+FROM scor.federate($$
+	SELECT d.band, dp_noise(enc_count(v.id), 1)
+	FROM (VALUES ('18-64'), ('65-89')) d(band) LEFT JOIN visits v ON v.age_band = d.band AND v.id % 3 = 0
+	GROUP BY d.band $$) AS t(band text, n bigint)
+ORDER BY band;
+SELECT n % 10 = 0 AS exact_total_rounded_too, abs(n - (:n_a + :n_b + :n_c)) <= 5 AS near_truth
+FROM scor.federate($$ SELECT enc_count(*) FROM visits WHERE covid $$) AS t(n bigint);
+\c regress_site_b
+ALTER DATABASE regress_site_b RESET scor.release_rounding;
 \c contrib_regression
 SET search_path = public, scor;
 
@@ -403,17 +466,31 @@ ALTER DATABASE regress_site_b SET scor.allow_per_site = on;
 ALTER DATABASE regress_site_c SET scor.allow_per_site = on;
 \c contrib_regression
 SET search_path = public, scor;
+-- a site allowing it releases its own totals only with a small-cell threshold
+ALTER DATABASE contrib_regression SET scor.min_cell = 10;
+\c regress_site_b
+ALTER DATABASE regress_site_b SET scor.min_cell = 1;
+\c contrib_regression
+SET search_path = public, scor;
+SELECT sqlstate_of($$SELECT * FROM scor.federate('SELECT dp_noise(enc_count(*), 1) FROM visits', per_site => true) AS t(site text, n bigint)$$) AS per_site_needs_min_cell;
+\c regress_site_c
+ALTER DATABASE regress_site_c SET scor.min_cell = 1;
+\c contrib_regression
+SET search_path = public, scor;
 -- only noised totals, each with its own site's full noise, and thresholded
 SELECT sqlstate_of($$SELECT * FROM scor.federate('SELECT enc_count(*) FROM visits', per_site => true) AS t(site text, n bigint)$$) AS per_site_needs_dp;
 SELECT sqlstate_of($$SELECT * FROM scor.federate('SELECT dp_noise(enc_count(*), 1) FROM visits', per_site => true) AS t(n bigint)$$) AS per_site_needs_site_column;
-ALTER DATABASE contrib_regression SET scor.min_cell = 10;
-\c contrib_regression
-SET search_path = public, scor;
 SELECT site, abs(n - CASE site WHEN 'regress' THEN :n_a WHEN 'regress_b' THEN :n_b END) < 40 AS near_own_truth, n IS NULL AS suppressed
 FROM scor.federate($$ SELECT dp_noise(enc_count(*), 1) FROM visits WHERE covid $$, per_site => true) AS t(site text, n bigint)
 ORDER BY site;
 ALTER DATABASE contrib_regression RESET scor.min_cell;
 ALTER DATABASE contrib_regression RESET scor.allow_per_site;
+\c regress_site_b
+ALTER DATABASE regress_site_b RESET scor.min_cell;
+\c regress_site_c
+ALTER DATABASE regress_site_c RESET scor.min_cell;
+\c contrib_regression
+SET search_path = public, scor;
 
 -- Tampering with the audit log is found, and the first bad row named
 \c regress_site_c

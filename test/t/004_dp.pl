@@ -338,6 +338,71 @@ WHERE seq > $audit_a AND event = 'budget' AND analyst = 'analyst_rb'}), '2',
 	'site_a\'s audit log records both charges');
 
 #
+# 3c. The coordinator decides from the parsed query, not its text, that its
+# own part charges a budget: a template (whose call names no dp_noise) and
+# a Unicode-escaped dp_noise are answered in a transaction of their own too,
+# so a rollback keeps site_a's charge and its audit record.
+#
+add_analyst('analyst_tpl');
+foreach my $site (@sites)
+{
+	$net->sql($site, q{
+INSERT INTO scor.query_template (name, query, param_types)
+VALUES ('dp_covid_after', 'SELECT dp_noise(enc_count(*), 0.1) FROM admissions WHERE covid AND id > $1', '{integer}');
+SELECT scor.grant_budget('site_a', 'analyst_tpl', 1);
+});
+}
+$audit_a = $net->sql('site_a', 'SELECT coalesce(max(seq), 0) FROM scor.audit_log');
+$rolled_back = $node_a->safe_psql('clinic', q{SET client_min_messages = warning;
+BEGIN;
+SELECT n FROM scor.federate_template('dp_covid_after', '{0}') AS t(n bigint);
+ROLLBACK;}, extra_params => [ '-U', 'analyst_tpl' ]);
+like($rolled_back, qr/^-?\d+$/, "a DP template total is released in a transaction then rolled back ($rolled_back)");
+is(ledger('site_a', 'analyst_tpl'), '1|0.1', 'site_a keeps its charge for the template query');
+$rolled_back = $node_a->safe_psql('clinic', q{SET client_min_messages = warning;
+BEGIN;
+SELECT n FROM scor.federate($q$ SELECT U&"dp\005fnoise"(enc_count(*), 0.1) FROM admissions WHERE covid $q$) AS t(n bigint);
+ROLLBACK;}, extra_params => [ '-U', 'analyst_tpl' ]);
+like($rolled_back, qr/^-?\d+$/, "a total noised by a Unicode-escaped dp_noise is released, then rolled back ($rolled_back)");
+is(ledger('site_a', 'analyst_tpl'), '1|0.2', 'site_a keeps its charge for the Unicode-escaped query too');
+is($net->sql('site_a', qq{
+SELECT count(*) FROM scor.audit_log
+WHERE seq > $audit_a AND event = 'budget' AND analyst = 'analyst_tpl' AND epsilon = 0.1}), '2',
+	'site_a\'s audit log records both charges');
+foreach my $site (qw(site_b site_c))
+{
+	is(ledger($site, 'analyst_tpl'), '1|0.2', "$site charged both");
+}
+
+#
+# 3d. A group that fewer than t sites answer carries fewer than the t noise
+# shares its epsilon needs: every site refuses to decrypt it.  Only site_a
+# has the icu ward; t = 2.  Declaring the ward domain makes every site
+# answer every group.
+#
+my %log_offset = map { $_ => -s $net->node($_)->logfile } qw(site_b site_c);
+my ($gout, $gerr) = $net->try_sql('site_a', q{
+SELECT * FROM scor.federate($q$ SELECT ward, dp_noise(enc_count(*), 0.1) FROM admissions GROUP BY ward $q$)
+	AS t(ward text, n bigint)}, user => 'analyst_dp');
+like($gerr, qr/ERROR:  SC005: group \(icu\) was answered by 1 site, fewer than the 2 whose noise shares its differential privacy needs/,
+	'a noised group answered by 1 site of 3 (t = 2) is refused');
+like($gerr, qr/Declare the group domain/, 'and the error points to the declared group domain');
+# each peer refuses on its own too, whatever a coordinator does
+foreach my $site (qw(site_b site_c))
+{
+	ok($net->node($site)->wait_for_log(qr/group \(icu\) was answered by 1 site, fewer than the 2/,
+			$log_offset{$site}),
+		"$site refused to decrypt the icu group itself");
+}
+my $domain_groups = $node_a->safe_psql('clinic', q{
+SET client_min_messages = warning;
+SELECT ward, n IS NOT NULL FROM scor.federate($q$
+	SELECT d.ward, dp_noise(enc_count(a.id), 0.1)
+	FROM (VALUES ('icu'), ('medicine'), ('surgery')) d(ward) LEFT JOIN admissions a ON a.ward = d.ward
+	GROUP BY d.ward $q$) AS t(ward text, n bigint) ORDER BY ward}, extra_params => [ '-U', 'analyst_dp' ]);
+is($domain_groups, "icu|t\nmedicine|t\nsurgery|t", 'with the ward domain declared, every group is released');
+
+#
 # 4. The test seed: not settable by the peer login; and set by a superuser
 # at every site, it does not make any site's share deterministic while the
 # site answers a federated query.
@@ -394,6 +459,40 @@ my @seeded = map {
 is(scalar(grep { /^-?\d+$/ } @seeded), 5, 'five federated totals with the seed set at every site');
 cmp_ok(scalar(keys %{ { map { $_ => 1 } @seeded } }), '>', 1,
 	"they are not all the same (@seeded): no site used the seed while answering");
+# the sum varying shows only that some site did not use the seed; per site
+# (each site's own total released with its full share), each site's own
+# total must vary from run to run
+foreach my $site (@sites)
+{
+	$net->sql($site, "LOAD 'scor'; ALTER SYSTEM SET scor.allow_per_site = on; "
+		  . "ALTER SYSTEM SET scor.min_cell = 1; SELECT pg_reload_conf();");
+	ok($net->node($site)->poll_query_until('clinic',
+			"SELECT current_setting('scor.allow_per_site') || current_setting('scor.min_cell') FROM scor.network_key()", 'on1'),
+		"$site: per-site release allowed, with a threshold of 1");
+}
+my %own;
+foreach my $run (1 .. 5)
+{
+	my $rows = $node_a->safe_psql('clinic', q{SET client_min_messages = warning;
+SELECT site || '|' || coalesce(n::text, 'NULL') FROM scor.federate(
+	$q$ SELECT dp_noise(enc_count(*), 0.01) FROM admissions $q$, per_site => true) AS t(site text, n bigint)
+ORDER BY site}, extra_params => [ '-U', 'analyst_dp' ]);
+	foreach my $row (split /\n/, $rows)
+	{
+		my ($site, $n) = split /\|/, $row;
+		push @{ $own{$site} }, $n;
+	}
+}
+foreach my $site (@sites)
+{
+	is(scalar(grep { /^-?\d+$/ } @{ $own{$site} || [] }), 5, "$site: five per-site totals of its own");
+	cmp_ok(scalar(keys %{ { map { $_ => 1 } @{ $own{$site} || [] } } }), '>', 1,
+		"$site: its own total varies (@{ $own{$site} || [] }): it did not use the seed while answering");
+}
+foreach my $site (@sites)
+{
+	$net->sql($site, "LOAD 'scor'; ALTER SYSTEM RESET scor.allow_per_site; ALTER SYSTEM RESET scor.min_cell; SELECT pg_reload_conf();");
+}
 foreach my $site (@sites)
 {
 	$net->sql($site, "LOAD 'scor'; ALTER SYSTEM RESET scor.dp_test_seed; SELECT pg_reload_conf();");

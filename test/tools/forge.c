@@ -138,6 +138,7 @@ parse_answer(Answer *a)
 	a->site[n] = '\0';
 	(void) take(&r, DIGEST_BYTES);
 	(void) take_u32(&r);		/* small-cell threshold */
+	(void) take_u32(&r);		/* rounding of released totals */
 	a->ncolumns = take_u16(&r);
 	if (a->ncolumns > MAX_COLUMNS)
 		die("too many columns");

@@ -365,8 +365,28 @@ test_epsilon(void)
 	CHECK(scor_epsilon_rational(q, 0.1) == 0 && mpq_cmp_ui(q, 1, 10) == 0, "0.1 -> 1/10");
 	CHECK(scor_epsilon_rational(q, 1000.0) == 0 && mpq_cmp_ui(q, 1000, 1) == 0,
 		  "1000 accepted");
-	CHECK(scor_epsilon_rational(q, 1e-6) == 0 && mpq_sgn(q) > 0 &&
-		  mpq_cmp_ui(q, 1, 1000000) <= 0, "1e-6 accepted, not above 1e-6");
+	/*
+	 * The boundary: the double nearest 1e-6 is just below 10^-6 and would
+	 * round to 999999/10^12, which no share accepts: it is rejected.  The
+	 * next double above it rounds to exactly 10^-6, and a share is drawn.
+	 */
+	{
+		double		below = 1e-6;
+		double		above = __builtin_nextafter(1e-6, 1.0);
+		int64_t		v = 0;
+		scor_rng	brng;
+
+		mpq_set_d(e, below);
+		CHECK(mpq_cmp_ui(e, 1, 1000000) < 0, "the double 1e-6 is below 10^-6");
+		CHECK(scor_epsilon_rational(q, below) == -1 && mpq_sgn(q) == 0,
+			  "1e-6 (its double) rejected: it would round below the sampler's minimum");
+		CHECK(scor_epsilon_rational(q, above) == 0 && mpq_cmp_ui(q, 1, 1000000) == 0,
+			  "the next double above 1e-6 -> exactly 1/10^6");
+		scor_rng_seeded(&brng, test_seed);
+		CHECK(scor_sample_dp_share(&v, 2, q, 1, &brng) == 0,
+			  "a share is drawn at the smallest epsilon accepted");
+		scor_rng_clear(&brng);
+	}
 	/* 0.3 as a double is 0.29999999999999998889...: one step below 3/10 */
 	mpq_set_ui(e, 299999999999UL, 1000000000000UL);
 	mpq_canonicalize(e);
