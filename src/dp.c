@@ -176,9 +176,12 @@ scor_dp_noise(PG_FUNCTION_ARGS)
 		mpq_clear(eps);
 		ereport(ERROR,
 				(errcode(ERRCODE_SCOR_QUERY_REFUSED),
-				 errmsg("dp_noise epsilon is out of range"),
-				 errdetail("Epsilon, rounded down to a multiple of 1e-12, must be from %g to %g; the double nearest 1e-06 is just below it.",
-						   SCOR_EPSILON_MIN, SCOR_EPSILON_MAX)));
+				 errmsg("dp_noise epsilon %g is out of range", epsilon),
+				 errdetail("Epsilon, rounded down to a multiple of 1e-12, must be from %g to %g.",
+						   SCOR_EPSILON_MIN, SCOR_EPSILON_MAX),
+				 (epsilon > 0 && epsilon <= SCOR_EPSILON_MIN) ?
+				 errhint("The double nearest %g lies just below it; the smallest epsilon accepted is 1.0000000000000002e-6.",
+						 SCOR_EPSILON_MIN) : 0));
 	}
 
 	info.noised = true;
