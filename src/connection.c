@@ -12,7 +12,8 @@
  * death), so a federated query costs the slowest peer, not the sum.  Every
  * failure names the site.  A connection whose state is not known to be idle
  * (a failure, a timeout, the caller's query cancel) is cancelled at the
- * peer and closed, never reused.
+ * peer and closed, never reused; so is one claimed by a call that an
+ * aborted (sub)transaction left behind.
  *
  * The same machinery, without raising, serves scor.check_peers().
  */
@@ -92,6 +93,7 @@ typedef struct ConnCacheEntry
 	bool		query_active;	/* a statement may be running at the peer */
 	bool		invalidated;	/* server or mapping changed: do not reuse */
 	bool		nonsuper_ok;	/* made under the rules for non-superusers */
+	int			claim_level;	/* transaction nest level that claimed it */
 } ConnCacheEntry;
 
 static HTAB *ConnectionHash = NULL;
@@ -137,6 +139,8 @@ typedef struct PeerState
 
 static void init_connection_cache(void);
 static void scor_xact_callback(XactEvent event, void *arg);
+static void scor_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+								  SubTransactionId parentSubid, void *arg);
 static void scor_inval_callback(Datum arg, int cacheid, uint32 hashvalue);
 static void disconnect_entry(ConnCacheEntry *entry);
 static void abandon_entry(ConnCacheEntry *entry);
@@ -211,6 +215,7 @@ init_connection_cache(void)
 								 HASH_ELEM | HASH_BLOBS);
 
 	RegisterXactCallback(scor_xact_callback, NULL);
+	RegisterSubXactCallback(scor_subxact_callback, NULL);
 	CacheRegisterSyscacheCallback(FOREIGNSERVEROID,
 								  scor_inval_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(USERMAPPINGOID,
@@ -241,6 +246,33 @@ scor_xact_callback(XactEvent event, void *arg)
 			abandon_entry(entry);
 		else if (entry->conn != NULL && entry->invalidated)
 			disconnect_entry(entry);
+	}
+}
+
+/*
+ * At subtransaction abort (an exception block, a savepoint rolled back),
+ * cancel and close the connections that calls of the aborted subtransaction
+ * (or of one below it) still claim, so that the remote statements stop now
+ * and not at top-level end, and the next call in the same transaction
+ * finds the peer free.
+ */
+static void
+scor_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					  SubTransactionId parentSubid, void *arg)
+{
+	HASH_SEQ_STATUS scan;
+	ConnCacheEntry *entry;
+	int			level;
+
+	if (event != SUBXACT_EVENT_ABORT_SUB)
+		return;
+
+	level = GetCurrentTransactionNestLevel();
+	hash_seq_init(&scan, ConnectionHash);
+	while ((entry = (ConnCacheEntry *) hash_seq_search(&scan)) != NULL)
+	{
+		if (entry->busy && entry->claim_level >= level)
+			abandon_entry(entry);
 	}
 }
 
@@ -704,9 +736,13 @@ start_peer(PeerState *p)
 		entry->nonsuper_ok = false;
 	}
 	if (entry->busy)
-		elog(ERROR, "foreign server \"%s\" is called twice at once",
-			 server->servername);
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("the connection to site \"%s\" is in use by another call in progress",
+						p->site),
+				 errdetail("A federated query cannot call the same peer twice at once.")));
 	entry->busy = true;
+	entry->claim_level = GetCurrentTransactionNestLevel();
 	p->entry = entry;
 
 	/*
@@ -1265,9 +1301,9 @@ struct ScorRemoteBatch
 /*
  * Start every call: a peer with a cached, idle connection has its
  * statement sent before this returns; the others start connecting.  The
- * caller may do its own work, then must call ScorRemoteCallFinish.  If it
- * errors out in between, transaction abort cancels and closes the claimed
- * connections.
+ * caller may do its own work, then must call ScorRemoteCallFinish; if its
+ * work fails, it calls ScorRemoteCallAbort (transaction or subtransaction
+ * abort would cancel and close the claimed connections too, but later).
  */
 ScorRemoteBatch *
 ScorRemoteCallStart(ScorRemoteCall *calls, int ncalls)
@@ -1356,6 +1392,29 @@ ScorRemoteCallFinish(ScorRemoteBatch *batch)
 		report_peer_failure(failed);
 
 	MemoryContextDelete(batch->workcxt);
+}
+
+/*
+ * Give up a batch: cancel what its calls may still run at the peers, and
+ * close their connections; see connection.h.  Runs on error paths, so it
+ * does not raise.
+ */
+void
+ScorRemoteCallAbort(ScorRemoteBatch *batch)
+{
+	if (batch == NULL || batch->npeers <= 0)
+		return;
+
+	for (int i = 0; i < batch->npeers; i++)
+	{
+		PeerState  *p = &batch->peers[i];
+
+		if (p->entry != NULL && p->entry->busy)
+			abandon_entry(p->entry);
+		p->entry = NULL;
+		p->call->conn = NULL;
+		p->call->busy = false;
+	}
 }
 
 /*

@@ -276,9 +276,16 @@ SELECT jsonb_array_length((:'e2')::jsonb -> 'chain') AS chain_length;
 
 -- A query in flight: site a answers round 1 under version 1 ...
 SELECT network_id AS nid_a1 FROM scor.network_key() \gset
+-- (the request of coordinator b, signed by hand)
+\c regress_mf_b
+SELECT scor.request_signature(('\x' || :'nid_a1')::bytea, '\x0102030405060708090a0b0c0d0e0f10', 'mf_a',
+                              'mallory', 'SELECT enc_count(*) FROM visits', false, '', '{}') AS sig_b1 \gset
+\c regress_mf_a
+SET search_path = public, scor;
 SET ROLE regress_manifest_peer;
 SELECT length(scor.remote_contribute(('\x' || :'nid_a1')::bytea, '\x0102030405060708090a0b0c0d0e0f10',
-                                     'mf_b', 'mallory', 'SELECT enc_count(*) FROM visits', false, '', '{}')) > 0
+                                     'mf_b', 'mallory', 'SELECT enc_count(*) FROM visits', false, '', '{}',
+                                     :'sig_b1')) > 0
        AS answered_under_v1;
 RESET ROLE;
 
