@@ -435,6 +435,17 @@ SET search_path = public, scor;
 SELECT sqlstate_of($$SELECT * FROM scor.federate('SELECT enc_count(*) FROM visits') AS t(n bigint)$$) AS dp_required;
 SELECT sqlstate_of($$SELECT * FROM scor.federate('SELECT dp_noise(enc_count(*), 2) FROM visits') AS t(n bigint)$$) AS epsilon_too_large;
 SELECT n IS NOT NULL AS released FROM scor.federate($$ SELECT dp_noise(enc_count(*), 1) FROM visits $$) AS t(n bigint);
+-- a column list that does not fit a DP query is refused before any peer is asked, or charged
+\c regress_site_b
+SELECT spent AS spent_b FROM scor.privacy_budget WHERE coordinator = 'regress' AND analyst = 'postgres' \gset
+\c contrib_regression
+SET search_path = public, scor;
+SELECT * FROM scor.federate($$ SELECT dp_noise(enc_count(*), 1) FROM visits $$) AS t(n bigint, extra bigint);
+\c regress_site_b
+SELECT spent = :spent_b AS peer_not_charged FROM scor.privacy_budget
+WHERE coordinator = 'regress' AND analyst = 'postgres';
+\c contrib_regression
+SET search_path = public, scor;
 ALTER DATABASE contrib_regression SET scor.min_cell = 100;
 \c contrib_regression
 SET search_path = public, scor;
