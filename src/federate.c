@@ -478,6 +478,9 @@ check_result(TupleDesc tupdesc, bytea **answers, const ScorMember *members,
 
 	if (!strict_groups || per_site || !complete)
 		return;
+	for (int m = 0; m < nmembers; m++)
+		if (!same_kinds(parsed[m], layout))
+			return;				/* round 2 refuses the answers */
 
 	/* every group, from every answer, in the sites' order: each run is one group */
 	for (int m = 0; m < nmembers; m++)
