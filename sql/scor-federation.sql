@@ -126,24 +126,34 @@ REVOKE ALL ON FUNCTION scor.federate_template(text, text[], boolean, boolean) FR
 GRANT EXECUTE ON FUNCTION scor.federate_template(text, text[], boolean, boolean) TO scor_admin, scor_analyst;
 
 -- What a peer's coordinator calls; they switch to the extension owner
--- themselves, inside a security-restricted operation
+-- themselves, inside a security-restricted operation.  A round-1 request
+-- carries the coordinator's signature of all of it, for this site.
 CREATE FUNCTION scor.remote_contribute(network_id bytea, query_id bytea, coordinator text,
 									   analyst text, query text, per_site boolean,
-									   template text, params text[]) RETURNS bytea
+									   template text, params text[], signature bytea) RETURNS bytea
 	AS 'MODULE_PATHNAME', 'scor_remote_contribute' LANGUAGE C VOLATILE STRICT;
 CREATE FUNCTION scor.remote_decrypt(network_id bytea, query_id bytea, bundle bytea) RETURNS bytea
 	AS 'MODULE_PATHNAME', 'scor_remote_decrypt' LANGUAGE C VOLATILE STRICT;
+
+-- This site's signature of a round-1 request to a member, as scor.federate
+-- makes it: for running the protocol by hand.  Superusers only.
+CREATE FUNCTION scor.request_signature(network_id bytea, query_id bytea, site text,
+									   analyst text, query text, per_site boolean,
+									   template text, params text[]) RETURNS bytea
+	AS 'MODULE_PATHNAME', 'scor_request_signature' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION scor.request_signature(bytea, bytea, text, text, text, boolean, text, text[]) IS 'this site''s signature of a round-1 request to a member, for running the protocol by hand (superusers only)';
 
 REVOKE ALL ON FUNCTION
 	scor.add_peer(text, boolean),
 	scor.remove_peer(text),
 	scor.federate(text, boolean, boolean),
-	scor.remote_contribute(bytea, bytea, text, text, text, boolean, text, text[]),
-	scor.remote_decrypt(bytea, bytea, bytea)
+	scor.remote_contribute(bytea, bytea, text, text, text, boolean, text, text[], bytea),
+	scor.remote_decrypt(bytea, bytea, bytea),
+	scor.request_signature(bytea, bytea, text, text, text, boolean, text, text[])
 FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION scor.add_peer(text, boolean), scor.remove_peer(text) TO scor_admin;
 GRANT EXECUTE ON FUNCTION scor.federate(text, boolean, boolean) TO scor_admin, scor_analyst;
 GRANT EXECUTE ON FUNCTION
-	scor.remote_contribute(bytea, bytea, text, text, text, boolean, text, text[]),
+	scor.remote_contribute(bytea, bytea, text, text, text, boolean, text, text[], bytea),
 	scor.remote_decrypt(bytea, bytea, bytea)
 TO scor_peer;

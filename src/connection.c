@@ -12,7 +12,8 @@
  * death), so a federated query costs the slowest peer, not the sum.  Every
  * failure names the site.  A connection whose state is not known to be idle
  * (a failure, a timeout, the caller's query cancel) is cancelled at the
- * peer and closed, never reused.
+ * peer and closed, never reused; so is one claimed by a call that an
+ * aborted (sub)transaction left behind.
  *
  * The same machinery, without raising, serves scor.check_peers().
  */
@@ -20,6 +21,9 @@
 
 #include <limits.h>
 #include <netdb.h>
+#ifdef HAVE_POLL
+#include <poll.h>
+#endif
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -92,9 +96,20 @@ typedef struct ConnCacheEntry
 	bool		query_active;	/* a statement may be running at the peer */
 	bool		invalidated;	/* server or mapping changed: do not reuse */
 	bool		nonsuper_ok;	/* made under the rules for non-superusers */
+	int			claim_level;	/* transaction nest level that claimed it */
 } ConnCacheEntry;
 
 static HTAB *ConnectionHash = NULL;
+
+/*
+ * The WaitEventSet of one wait_for_peers, kept from one wake-up to the next
+ * while the peers it waits for stay the same and none is connecting
+ */
+typedef struct RoundWait
+{
+	WaitEventSet *set;			/* NULL until built */
+	bool	   *registered;		/* per peer: has an event in the set */
+} RoundWait;
 
 /* Where one peer's call stands */
 typedef enum PeerStep
@@ -137,6 +152,8 @@ typedef struct PeerState
 
 static void init_connection_cache(void);
 static void scor_xact_callback(XactEvent event, void *arg);
+static void scor_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+								  SubTransactionId parentSubid, void *arg);
 static void scor_inval_callback(Datum arg, int cacheid, uint32 hashvalue);
 static void disconnect_entry(ConnCacheEntry *entry);
 static void abandon_entry(ConnCacheEntry *entry);
@@ -153,9 +170,11 @@ static void advance_connecting(PeerState *p);
 static void advance_reading(PeerState *p);
 static void handle_result(PeerState *p, PGresult *res);
 static void copy_result(PeerState *p, PGresult *res);
-static int	wait_round(PeerState *peers, int npeers, int nactive, long timeout,
-					   WaitEvent *events);
+static int	wait_round(RoundWait *rw, PeerState *peers, int npeers, int nactive,
+					   long timeout, WaitEvent *events);
 static void wait_for_peers(PeerState *peers, int npeers, bool stop_on_failure);
+static void wait_for_peers_loop(RoundWait *rw, PeerState *peers, int npeers,
+								bool stop_on_failure, WaitEvent *events);
 static void run_peers(PeerState *peers, int npeers, bool stop_on_failure);
 static void forget_claims(PeerState *peers, int npeers);
 static void run_peers_guarded(PeerState *peers, int npeers,
@@ -211,6 +230,7 @@ init_connection_cache(void)
 								 HASH_ELEM | HASH_BLOBS);
 
 	RegisterXactCallback(scor_xact_callback, NULL);
+	RegisterSubXactCallback(scor_subxact_callback, NULL);
 	CacheRegisterSyscacheCallback(FOREIGNSERVEROID,
 								  scor_inval_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(USERMAPPINGOID,
@@ -241,6 +261,33 @@ scor_xact_callback(XactEvent event, void *arg)
 			abandon_entry(entry);
 		else if (entry->conn != NULL && entry->invalidated)
 			disconnect_entry(entry);
+	}
+}
+
+/*
+ * At subtransaction abort (an exception block, a savepoint rolled back),
+ * cancel and close the connections that calls of the aborted subtransaction
+ * (or of one below it) still claim, so that the remote statements stop now
+ * and not at top-level end, and the next call in the same transaction
+ * finds the peer free.
+ */
+static void
+scor_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					  SubTransactionId parentSubid, void *arg)
+{
+	HASH_SEQ_STATUS scan;
+	ConnCacheEntry *entry;
+	int			level;
+
+	if (event != SUBXACT_EVENT_ABORT_SUB)
+		return;
+
+	level = GetCurrentTransactionNestLevel();
+	hash_seq_init(&scan, ConnectionHash);
+	while ((entry = (ConnCacheEntry *) hash_seq_search(&scan)) != NULL)
+	{
+		if (entry->busy && entry->claim_level >= level)
+			abandon_entry(entry);
 	}
 }
 
@@ -449,6 +496,31 @@ done:
 }
 
 /*
+ * Has input (or end of file, or an error) arrived on a socket?  Does not
+ * wait, and unlike WaitLatchOrSocket builds no WaitEventSet.
+ */
+static bool
+socket_has_input(pgsocket sock)
+{
+#ifdef HAVE_POLL
+	struct pollfd pfd;
+	int			rc;
+
+	pfd.fd = sock;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	do
+		rc = poll(&pfd, 1, 0);
+	while (rc < 0 && errno == EINTR);
+	/* a failure counts as input: PQconsumeInput will say what it is */
+	return rc != 0;
+#else
+	return (WaitLatchOrSocket(NULL, WL_SOCKET_READABLE | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							  sock, 0, PG_WAIT_EXTENSION) & WL_SOCKET_READABLE) != 0;
+#endif
+}
+
+/*
  * Is a cached connection still usable: open, idle, and not closed by the
  * peer while we were away?  Input that arrived meanwhile (a peer shutting
  * down says why before it closes) is consumed without waiting.
@@ -460,16 +532,12 @@ connection_is_idle(PGconn *conn)
 
 	for (i = 0; i < 8; i++)
 	{
-		int			rc;
-
 		if (PQstatus(conn) != CONNECTION_OK ||
 			PQtransactionStatus(conn) != PQTRANS_IDLE ||
 			PQsocket(conn) == PGINVALID_SOCKET)
 			return false;
 
-		rc = WaitLatchOrSocket(NULL, WL_SOCKET_READABLE | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							   PQsocket(conn), 0, PG_WAIT_EXTENSION);
-		if (!(rc & WL_SOCKET_READABLE))
+		if (!socket_has_input(PQsocket(conn)))
 			return true;
 		if (!PQconsumeInput(conn))
 			return false;
@@ -704,9 +772,13 @@ start_peer(PeerState *p)
 		entry->nonsuper_ok = false;
 	}
 	if (entry->busy)
-		elog(ERROR, "foreign server \"%s\" is called twice at once",
-			 server->servername);
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("the connection to site \"%s\" is in use by another call in progress",
+						p->site),
+				 errdetail("A federated query cannot call the same peer twice at once.")));
 	entry->busy = true;
+	entry->claim_level = GetCurrentTransactionNestLevel();
 	p->entry = entry;
 
 	/*
@@ -1057,56 +1129,69 @@ run_peers(PeerState *peers, int npeers, bool stop_on_failure)
 	wait_for_peers(peers, npeers, stop_on_failure);
 }
 
+/* What a running peer waits for on its socket */
+static uint32
+peer_wait_events(PeerState *p)
+{
+	if (p->step != PEER_CONNECTING || p->poll == PGRES_POLLING_READING)
+		return WL_SOCKET_READABLE;
+#ifdef WIN32
+	if (PQstatus(p->entry->conn) == CONNECTION_STARTED)
+		return WL_SOCKET_CONNECTED;
+#endif
+	return WL_SOCKET_WRITEABLE;
+}
+
 /*
  * Wait once, up to timeout ms (-1: no limit), for the latch, postmaster
  * death, or the socket of any running peer; returns the number of events
  * stored in events (which has room for nactive + 2).
+ *
+ * The set of the previous wake-up is used again when it holds exactly the
+ * running peers and none of them is connecting; otherwise it is built
+ * afresh: a set cannot lose an event, and a connecting peer may change
+ * what it waits for, or its socket (libpq tries one address after another,
+ * and a new socket may even reuse the old descriptor's number).
  */
 static int
-wait_round(PeerState *peers, int npeers, int nactive, long timeout,
+wait_round(RoundWait *rw, PeerState *peers, int npeers, int nactive, long timeout,
 		   WaitEvent *events)
 {
-	WaitEventSet *set;
-	volatile int nevents = 0;
+	bool		rebuild = (rw->set == NULL);
+	int			i;
 
-	set = CreateWaitEventSet(CurrentMemoryContext, nactive + 2);
-	PG_TRY();
+	for (i = 0; i < npeers && !rebuild; i++)
 	{
-		int			i;
+		PeerState  *p = &peers[i];
+		bool		running = (p->step != PEER_DONE && p->step != PEER_FAILED);
 
-		AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
-		AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+		rebuild = (running != rw->registered[i]) ||
+			(running && p->step == PEER_CONNECTING);
+	}
+
+	if (rebuild)
+	{
+		if (rw->set != NULL)
+		{
+			FreeWaitEventSet(rw->set);
+			rw->set = NULL;
+		}
+		rw->set = CreateWaitEventSet(CurrentMemoryContext, nactive + 2);
+		AddWaitEventToSet(rw->set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+		AddWaitEventToSet(rw->set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
 		for (i = 0; i < npeers; i++)
 		{
 			PeerState  *p = &peers[i];
-			uint32		wait_for;
 
-			if (p->step == PEER_DONE || p->step == PEER_FAILED)
-				continue;
-			if (p->step != PEER_CONNECTING ||
-				p->poll == PGRES_POLLING_READING)
-				wait_for = WL_SOCKET_READABLE;
-#ifdef WIN32
-			else if (PQstatus(p->entry->conn) == CONNECTION_STARTED)
-				wait_for = WL_SOCKET_CONNECTED;
-#endif
-			else
-				wait_for = WL_SOCKET_WRITEABLE;
-			AddWaitEventToSet(set, wait_for, PQsocket(p->entry->conn),
-							  NULL, p);
+			rw->registered[i] = (p->step != PEER_DONE && p->step != PEER_FAILED);
+			if (rw->registered[i])
+				AddWaitEventToSet(rw->set, peer_wait_events(p),
+								  PQsocket(p->entry->conn), NULL, p);
 		}
-		nevents = WaitEventSetWait(set, timeout, events, nactive + 2,
-								   PG_WAIT_EXTENSION);
 	}
-	PG_CATCH();
-	{
-		FreeWaitEventSet(set);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	FreeWaitEventSet(set);
 
-	return nevents;
+	return WaitEventSetWait(rw->set, timeout, events, nactive + 2,
+							PG_WAIT_EXTENSION);
 }
 
 /*
@@ -1114,14 +1199,38 @@ wait_round(PeerState *peers, int npeers, int nactive, long timeout,
  * latch (query cancel, statement_timeout and other interrupts) and
  * postmaster death, until each is done, failed or past its deadline.
  *
- * The set is rebuilt each round, because a connecting peer may change
- * socket and what it waits for.
+ * The set is kept from one wake-up to the next while it can be (see
+ * wait_round), and freed on every way out, errors included.
  */
 static void
 wait_for_peers(PeerState *peers, int npeers, bool stop_on_failure)
 {
 	WaitEvent  *events = palloc(sizeof(WaitEvent) * (npeers + 2));
+	RoundWait  *rw = palloc0(sizeof(RoundWait));
 
+	rw->registered = palloc0(sizeof(bool) * npeers);
+	PG_TRY();
+	{
+		wait_for_peers_loop(rw, peers, npeers, stop_on_failure, events);
+	}
+	PG_FINALLY();
+	{
+		if (rw->set != NULL)
+			FreeWaitEventSet(rw->set);
+		rw->set = NULL;
+	}
+	PG_END_TRY();
+
+	pfree(rw->registered);
+	pfree(rw);
+	pfree(events);
+}
+
+/* The loop of wait_for_peers, waiting on rw */
+static void
+wait_for_peers_loop(RoundWait *rw, PeerState *peers, int npeers,
+					bool stop_on_failure, WaitEvent *events)
+{
 	for (;;)
 	{
 		TimestampTz now;
@@ -1179,7 +1288,7 @@ wait_for_peers(PeerState *peers, int npeers, bool stop_on_failure)
 		timeout = (next_deadline != 0) ?
 			TimestampDifferenceMilliseconds(now, next_deadline) : -1;
 
-		nevents = wait_round(peers, npeers, nactive, timeout, events);
+		nevents = wait_round(rw, peers, npeers, nactive, timeout, events);
 
 		for (i = 0; i < nevents; i++)
 		{
@@ -1199,8 +1308,6 @@ wait_for_peers(PeerState *peers, int npeers, bool stop_on_failure)
 				advance_reading(p);
 		}
 	}
-
-	pfree(events);
 }
 
 /*
@@ -1265,9 +1372,9 @@ struct ScorRemoteBatch
 /*
  * Start every call: a peer with a cached, idle connection has its
  * statement sent before this returns; the others start connecting.  The
- * caller may do its own work, then must call ScorRemoteCallFinish.  If it
- * errors out in between, transaction abort cancels and closes the claimed
- * connections.
+ * caller may do its own work, then must call ScorRemoteCallFinish; if its
+ * work fails, it calls ScorRemoteCallAbort (transaction or subtransaction
+ * abort would cancel and close the claimed connections too, but later).
  */
 ScorRemoteBatch *
 ScorRemoteCallStart(ScorRemoteCall *calls, int ncalls)
@@ -1356,6 +1463,29 @@ ScorRemoteCallFinish(ScorRemoteBatch *batch)
 		report_peer_failure(failed);
 
 	MemoryContextDelete(batch->workcxt);
+}
+
+/*
+ * Give up a batch: cancel what its calls may still run at the peers, and
+ * close their connections; see connection.h.  Runs on error paths, so it
+ * does not raise.
+ */
+void
+ScorRemoteCallAbort(ScorRemoteBatch *batch)
+{
+	if (batch == NULL || batch->npeers <= 0)
+		return;
+
+	for (int i = 0; i < batch->npeers; i++)
+	{
+		PeerState  *p = &batch->peers[i];
+
+		if (p->entry != NULL && p->entry->busy)
+			abandon_entry(p->entry);
+		p->entry = NULL;
+		p->call->conn = NULL;
+		p->call->busy = false;
+	}
 }
 
 /*

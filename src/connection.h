@@ -56,6 +56,12 @@ extern ScorRemoteBatch *ScorRemoteCallStart(ScorRemoteCall *calls, int ncalls);
 extern void ScorRemoteCallFinish(ScorRemoteBatch *batch);
 
 /*
+ * Give up a started batch after an error of the caller's own, without
+ * raising: cancel the calls still running and close their connections.
+ */
+extern void ScorRemoteCallAbort(ScorRemoteBatch *batch);
+
+/*
  * Options of the scor foreign-data wrapper (option.c)
  */
 

@@ -33,11 +33,13 @@ PG_FUNCTION_INFO_V1(scor_federate);
 PG_FUNCTION_INFO_V1(scor_federate_template);
 PG_FUNCTION_INFO_V1(scor_add_peer);
 PG_FUNCTION_INFO_V1(scor_remove_peer);
+PG_FUNCTION_INFO_V1(scor_request_signature);
 
 #define SHARES_MAGIC "SCS1"
 #define DECRYPT_SQL "SELECT scor.remote_decrypt($1::bytea, $2::bytea, $3::bytea)"
 #define CONTRIBUTE_SQL \
-	"SELECT scor.remote_contribute($1::bytea, $2::bytea, $3, $4, $5, $6::boolean, $7, $8::text[])"
+	"SELECT scor.remote_contribute($1::bytea, $2::bytea, $3, $4, $5, $6::boolean, $7, $8::text[], $9::bytea)"
+#define CONTRIBUTE_NPARAMS 9
 #define SHARE_BYTES (SCOR_ELEMENT_BYTES + SCOR_DLEQ_PROOF_BYTES)
 
 /* bytea literal ("\x...") for a text-format libpq parameter */
@@ -110,10 +112,14 @@ typedef struct PeerRound
 	ScorRemoteBatch *batch;
 } PeerRound;
 
-/* Send one statement to every peer, without waiting */
+/*
+ * Send one statement to every peer, without waiting: with the same
+ * parameters, or with member_params[i] for member i if given
+ */
 static void
 peers_start(PeerRound *round, ScorMember *members, int nmembers, int self,
-			const char *sql, const char *const *params, int nparams)
+			const char *sql, const char *const *params,
+			const char **const *member_params, int nparams)
 {
 	int			n = 0;
 
@@ -126,10 +132,47 @@ peers_start(PeerRound *round, ScorMember *members, int nmembers, int self,
 		round->calls[n].site_name = members[i].site_name;
 		round->calls[n].sql = sql;
 		round->calls[n].nparams = nparams;
-		round->calls[n].params = params;
+		round->calls[n].params = member_params ? member_params[i] : params;
 		n++;
 	}
 	round->batch = ScorRemoteCallStart(round->calls, n);
+}
+
+/*
+ * Give up a round started by peers_start after a local error: cancel the
+ * statements still running at the peers and close their connections.
+ * Called in a PG_CATCH block; does not raise.
+ */
+static void
+peers_abort(PeerRound *round)
+{
+	ScorRemoteCallAbort(round->batch);
+}
+
+/*
+ * The parameters of CONTRIBUTE_SQL for every member: the common request,
+ * and its signature by this site for that member.
+ */
+static const char ***
+signed_requests(const char **request, ScorRequest *req, ScorMember *members,
+				int nmembers)
+{
+	const char ***out = palloc(sizeof(char **) * nmembers);
+	scor_site_keys *keys = scor_load_site_keys(NULL);
+
+	for (int i = 0; i < nmembers; i++)
+	{
+		const char **params = palloc(sizeof(char *) * CONTRIBUTE_NPARAMS);
+		uint8		signature[SCOR_SIGNATURE_BYTES];
+
+		memcpy(params, request, sizeof(char *) * (CONTRIBUTE_NPARAMS - 1));
+		req->site = members[i].site_name;
+		scor_request_sign(signature, req, keys);
+		params[CONTRIBUTE_NPARAMS - 1] = bytea_param(signature, sizeof(signature));
+		out[i] = params;
+	}
+	scor_free_site_keys(keys);
+	return out;
 }
 
 /* Wait for every peer's reply and decode it into replies[member index] */
@@ -157,10 +200,28 @@ peers_finish(PeerRound *round, ScorMember *members, int nmembers, int self,
 	}
 }
 
+/*
+ * Check that a column the caller declared as typid can hold the totals of
+ * a ciphertext column of the given scale: bigint or integer for integers,
+ * numeric for either
+ */
+static void
+check_total_type(Oid typid, int scale, const char *column)
+{
+	if (typid == NUMERICOID || (scale == 0 && (typid == INT8OID || typid == INT4OID)))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_DATATYPE_MISMATCH),
+			 errmsg("column \"%s\" is declared as %s, but its totals are %s",
+					column, format_type_be(typid), scale == 0 ? "integers" : "decimals"),
+			 errhint("Declare encrypted columns as %s.", scale == 0 ? "bigint (or integer, or numeric)" : "numeric")));
+}
+
 /* Convert a decoded total to the type the caller declared for its column */
 static Datum
 total_datum(int64 m, int scale, Oid typid, const char *column)
 {
+	check_total_type(typid, scale, column);
 	switch (typid)
 	{
 		case INT8OID:
@@ -182,11 +243,7 @@ total_datum(int64 m, int scale, Oid typid, const char *column)
 		default:
 			break;
 	}
-	ereport(ERROR,
-			(errcode(ERRCODE_DATATYPE_MISMATCH),
-			 errmsg("column \"%s\" is declared as %s, but its totals are %s",
-					column, format_type_be(typid), scale == 0 ? "integers" : "decimals"),
-			 errhint("Declare encrypted columns as %s.", scale == 0 ? "bigint (or integer, or numeric)" : "numeric")));
+	elog(ERROR, "column \"%s\" of type %s passed the type check", column, format_type_be(typid));
 	return (Datum) 0;			/* keep compiler quiet */
 }
 
@@ -319,23 +376,159 @@ verify_all_shares(const ScorMember *members, int nmembers, bytea **shares,
 
 /* Text of a group's keys, for messages */
 static char *
-group_text(const ScorCombined *c, int g)
+group_text(const ScorAnswer *layout, const ScorGroup *grp)
 {
 	StringInfoData s;
 	bool		first = true;
 
 	initStringInfo(&s);
 	appendStringInfoChar(&s, '(');
-	for (int i = 0; i < c->layout->ncolumns; i++)
+	for (int i = 0; i < layout->ncolumns; i++)
 	{
-		if (c->layout->columns[i].kind != COLUMN_KEY)
+		if (layout->columns[i].kind != COLUMN_KEY)
 			continue;
 		appendStringInfo(&s, "%s%s", first ? "" : ", ",
-						 c->groups[g]->key_values[i] ? c->groups[g]->key_values[i] : "NULL");
+						 grp->key_values[i] ? grp->key_values[i] : "NULL");
 		first = false;
 	}
 	appendStringInfoChar(&s, ')');
 	return s.data;
+}
+
+/* Whether two answers have the same number and kinds of columns */
+static bool
+same_kinds(const ScorAnswer *a, const ScorAnswer *b)
+{
+	if (a->ncolumns != b->ncolumns)
+		return false;
+	for (int i = 0; i < a->ncolumns; i++)
+		if (a->columns[i].kind != b->columns[i].kind)
+			return false;
+	return true;
+}
+
+/* Order groups by their key bytes, as the sites order them */
+static int
+group_cmp(const void *x, const void *y)
+{
+	const ScorGroup *a = *(ScorGroup *const *) x;
+	const ScorGroup *b = *(ScorGroup *const *) y;
+	int			c = memcmp(a->key.data, b->key.data, Min(a->key.len, b->key.len));
+
+	if (c != 0)
+		return c;
+	return (a->key.len > b->key.len) - (a->key.len < b->key.len);
+}
+
+/*
+ * Check what needs no decryption against the answers of round 1, before
+ * any site decrypts, so that a mistake does not use up the query: the
+ * column definition list (how many columns, the site name first with
+ * per_site, a type that fits each column's totals, every group key
+ * readable as its column's type) and, with strict_groups, that every site
+ * answered every group.  answers[i] is NULL for a member not heard from
+ * yet.  The answers are not verified here (every site verifies them in
+ * round 2); one whose columns differ from this site's is left to that.
+ */
+static void
+check_result(TupleDesc tupdesc, bytea **answers, const ScorMember *members,
+			 int nmembers, int self, bool strict_groups, bool per_site)
+{
+	int			first = per_site ? 1 : 0;
+	ScorAnswer **parsed = palloc0(sizeof(ScorAnswer *) * nmembers);
+	ScorAnswer *layout;
+	ScorAnswer *scales;
+	ScorGroup **groups;
+	int			ngroups = 0;
+	bool		complete = true;
+
+	for (int i = 0; i < nmembers; i++)
+	{
+		if (answers[i] == NULL)
+		{
+			complete = false;
+			continue;
+		}
+		parsed[i] = scor_answer_parse((uint8 *) VARDATA_ANY(answers[i]),
+									  VARSIZE_ANY_EXHDR(answers[i]),
+									  members[i].site_name);
+	}
+	layout = parsed[self];
+
+	if (tupdesc->natts != layout->ncolumns + first)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("the result has %d columns, but the column definition list has %d",
+						layout->ncolumns + first, tupdesc->natts),
+				 per_site ? errdetail("With per_site, the site name comes first, as a text column.") : 0));
+	if (per_site && TupleDescAttr(tupdesc, 0)->atttypid != TEXTOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("the first column of a per-site result is the site name, of type text")));
+
+	/* scales come from the ciphertexts: from an answer that has groups */
+	scales = layout;
+	for (int i = 0; i < nmembers && scales->ngroups == 0; i++)
+		if (parsed[i] != NULL && parsed[i]->ngroups > 0 && same_kinds(parsed[i], layout))
+			scales = parsed[i];
+
+	for (int i = 0; i < layout->ncolumns; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i + first);
+		Oid			input;
+		Oid			ioparam;
+
+		if (layout->columns[i].kind == COLUMN_CIPHERTEXT)
+		{
+			check_total_type(att->atttypid, scales->columns[i].scale,
+							 layout->columns[i].name);
+			continue;
+		}
+		getTypeInputInfo(att->atttypid, &input, &ioparam);
+		for (int m = 0; m < nmembers; m++)
+		{
+			if (parsed[m] == NULL || !same_kinds(parsed[m], layout))
+				continue;
+			for (int g = 0; g < parsed[m]->ngroups; g++)
+			{
+				char	   *v = parsed[m]->groups[g].key_values[i];
+
+				CHECK_FOR_INTERRUPTS();
+				if (v != NULL)
+					(void) OidInputFunctionCall(input, v, ioparam, att->atttypmod);
+			}
+		}
+	}
+
+	if (!strict_groups || per_site || !complete)
+		return;
+	for (int m = 0; m < nmembers; m++)
+		if (!same_kinds(parsed[m], layout))
+			return;				/* round 2 refuses the answers */
+
+	/* every group, from every answer, in the sites' order: each run is one group */
+	for (int m = 0; m < nmembers; m++)
+		ngroups += parsed[m]->ngroups;
+	groups = palloc(sizeof(ScorGroup *) * Max(ngroups, 1));
+	ngroups = 0;
+	for (int m = 0; m < nmembers; m++)
+		for (int g = 0; g < parsed[m]->ngroups; g++)
+			groups[ngroups++] = &parsed[m]->groups[g];
+	qsort(groups, ngroups, sizeof(ScorGroup *), group_cmp);
+	for (int g = 0; g < ngroups;)
+	{
+		int			run = 1;
+
+		while (g + run < ngroups && group_cmp(&groups[g], &groups[g + run]) == 0)
+			run++;
+		if (run != nmembers)
+			ereport(ERROR,
+					(errcode(ERRCODE_SCOR_QUERY_REFUSED),
+					 errmsg("group %s was answered by %d of the %d sites",
+							group_text(layout, groups[g]), run, nmembers),
+					 errhint("Declare the group domain in the shipped query (LEFT JOIN from a VALUES list) so that every site answers every group.")));
+		g += run;
+	}
 }
 
 /*
@@ -410,7 +603,9 @@ federate(FunctionCallInfo fcinfo, const char *sql, const char *template_name,
 	bytea	   *bundle;
 	ScorCombined *c;
 	scor_point *dsum;
-	const char *request[8];
+	const char *request[CONTRIBUTE_NPARAMS];
+	const char ***contribute;
+	ScorRequest req;
 	char	   *analyst = GetUserNameFromId(GetUserId(), false);
 	uint8		network_id[SCOR_NETWORK_ID_BYTES];
 	PeerRound	round;
@@ -437,6 +632,17 @@ federate(FunctionCallInfo fcinfo, const char *sql, const char *template_name,
 	request[5] = per_site ? "true" : "false";
 	request[6] = template_name ? template_name : "";
 	request[7] = text_array_literal(nparams, params);
+	memset(&req, 0, sizeof(req));
+	req.network_id = network_id;
+	req.query_id = query_id;
+	req.coordinator = members[self].site_name;
+	req.analyst = analyst;
+	req.sql = sql;
+	req.per_site = per_site;
+	req.template_name = request[6];
+	req.nparams = nparams;
+	req.params = params;
+	contribute = signed_requests(request, &req, members, nmembers);
 	autonomous = scor_request_may_charge(members[self].site_name, sql, template_name,
 										 nparams, params);
 	if (autonomous)
@@ -448,57 +654,63 @@ federate(FunctionCallInfo fcinfo, const char *sql, const char *template_name,
 		 * and only queries this site admitted reach the peers, so every
 		 * site's budget admits the same ones.
 		 */
-		answers[self] = scor_run_autonomously(CONTRIBUTE_SQL, 8, request);
-		peers_start(&round, members, nmembers, self, CONTRIBUTE_SQL, request, 8);
+		answers[self] = scor_run_autonomously(CONTRIBUTE_SQL, CONTRIBUTE_NPARAMS, contribute[self]);
+		/* a column list that does not fit stops here, before any peer is charged */
+		check_result(tupdesc, answers, members, nmembers, self, false, per_site);
+		peers_start(&round, members, nmembers, self, CONTRIBUTE_SQL, NULL, contribute,
+					CONTRIBUTE_NPARAMS);
 	}
 	else
 	{
-		peers_start(&round, members, nmembers, self, CONTRIBUTE_SQL, request, 8);
+		peers_start(&round, members, nmembers, self, CONTRIBUTE_SQL, NULL, contribute,
+					CONTRIBUTE_NPARAMS);
 		/* a charge here could be rolled back: scor_contribute refuses to charge */
 		scor_own_part_uncommitted = true;
 		PG_TRY();
 		{
-			answers[self] = scor_contribute(network_id, query_id, members[self].site_name,
-											analyst, sql, per_site, template_name, nparams,
-											params, &local_answer);
+			answers[self] = scor_contribute(network_id, query_id, members[self].site_name, analyst,
+											sql, per_site, template_name, nparams, params,
+											&local_answer);
 		}
-		PG_FINALLY();
+		PG_CATCH();
 		{
 			scor_own_part_uncommitted = false;
+			peers_abort(&round);
+			PG_RE_THROW();
 		}
 		PG_END_TRY();
+		scor_own_part_uncommitted = false;
 	}
 	peers_finish(&round, members, nmembers, self, answers);
+	check_result(tupdesc, answers, members, nmembers, self, strict_groups, per_site);
 	bundle = scor_bundle_build(answers, nmembers);
 
 	/* phase 2: every site checks the bundle and partially decrypts the sums */
 	request[2] = bytea_param((uint8 *) VARDATA(bundle), VARSIZE(bundle) - VARHDRSZ);
-	peers_start(&round, members, nmembers, self, DECRYPT_SQL, request, 3);
-	if (autonomous)
+	peers_start(&round, members, nmembers, self, DECRYPT_SQL, request, NULL, 3);
+	PG_TRY();
 	{
-		uint8		digest[SCOR_DIGEST_BYTES];
+		if (autonomous)
+		{
+			uint8		digest[SCOR_DIGEST_BYTES];
 
-		shares[self] = scor_run_autonomously(DECRYPT_SQL, 3, request);
-		scor_query_digest(digest, sql);
-		c = scor_bundle_combine(network_id, query_id, digest, (uint8 *) VARDATA(bundle),
-								VARSIZE(bundle) - VARHDRSZ, members, nmembers, self,
-								NULL, per_site);
+			shares[self] = scor_run_autonomously(DECRYPT_SQL, 3, request);
+			scor_query_digest(digest, sql);
+			c = scor_bundle_combine(network_id, query_id, digest, (uint8 *) VARDATA(bundle),
+									VARSIZE(bundle) - VARHDRSZ, members, nmembers, self,
+									NULL, per_site);
+		}
+		else
+			shares[self] = scor_decrypt_bundle(network_id, query_id, (uint8 *) VARDATA(bundle),
+											   VARSIZE(bundle) - VARHDRSZ, &c, &local_decryption);
 	}
-	else
-		shares[self] = scor_decrypt_bundle(network_id, query_id, (uint8 *) VARDATA(bundle),
-										   VARSIZE(bundle) - VARHDRSZ, &c, &local_decryption);
+	PG_CATCH();
+	{
+		peers_abort(&round);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 	peers_finish(&round, members, nmembers, self, shares);
-
-	if (tupdesc->natts != c->layout->ncolumns + first)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("the result has %d columns, but the column definition list has %d",
-						c->layout->ncolumns + first, tupdesc->natts),
-				 per_site ? errdetail("With per_site, the site name comes first, as a text column.") : 0));
-	if (per_site && TupleDescAttr(tupdesc, 0)->atttypid != TEXTOID)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("the first column of a per-site result is the site name, of type text")));
 
 	dsum = palloc(sizeof(scor_point) * Max(c->ngroups * c->nciphertexts, 1));
 	for (int s = 0; s < c->ngroups * c->nciphertexts; s++)
@@ -514,12 +726,6 @@ federate(FunctionCallInfo fcinfo, const char *sql, const char *template_name,
 
 		if (per_site)
 			values[0] = CStringGetTextDatum(c->groups[g]->site_name);
-		if (strict_groups && !per_site && c->contributors[g] != nmembers)
-			ereport(ERROR,
-					(errcode(ERRCODE_SCOR_QUERY_REFUSED),
-					 errmsg("group %s was answered by %d of the %d sites",
-							group_text(c, g), c->contributors[g], nmembers),
-					 errhint("Declare the group domain in the shipped query (LEFT JOIN from a VALUES list) so that every site answers every group.")));
 
 		for (int i = 0; i < c->layout->ncolumns; i++)
 		{
@@ -610,6 +816,65 @@ scor_federate_template(PG_FUNCTION_ARGS)
 		params[i] = nulls[i] ? NULL : TextDatumGetCString(elems[i]);
 	return federate(fcinfo, scor_template_call(template_name, nparams, params),
 					template_name, nparams, params, PG_GETARG_BOOL(2), PG_GETARG_BOOL(3));
+}
+
+/*
+ * scor.request_signature(network_id, query_id, site, analyst, query,
+ * per_site, template, params): this site's signature of a round-1 request
+ * to the member site, made as scor.federate makes it, for running the
+ * protocol by hand.  It signs with the site's key, so only a superuser
+ * (who can read the key anyway) may call it.
+ */
+Datum
+scor_request_signature(PG_FUNCTION_ARGS)
+{
+	bytea	   *network_id = PG_GETARG_BYTEA_PP(0);
+	bytea	   *query_id = PG_GETARG_BYTEA_PP(1);
+	Datum	   *elems;
+	bool	   *elem_nulls;
+	int			nparams;
+	char	  **params;
+	ScorMember *members;
+	int			nmembers;
+	int			self;
+	ScorRequest req;
+	scor_site_keys *keys;
+	uint8		signature[SCOR_SIGNATURE_BYTES];
+
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only a superuser may sign requests with the site's key by hand")));
+	if (VARSIZE_ANY_EXHDR(network_id) != SCOR_NETWORK_ID_BYTES ||
+		VARSIZE_ANY_EXHDR(query_id) != SCOR_QUERY_ID_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("malformed federated query request"),
+				 errdetail("The network id has %d bytes and the query id %d.",
+						   SCOR_NETWORK_ID_BYTES, SCOR_QUERY_ID_BYTES)));
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(7), TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &elem_nulls, &nparams);
+	params = palloc0(sizeof(char *) * Max(nparams, 1));
+	for (int i = 0; i < nparams; i++)
+		params[i] = elem_nulls[i] ? NULL : TextDatumGetCString(elems[i]);
+
+	members = scor_members(&nmembers, &self);
+	memset(&req, 0, sizeof(req));
+	req.network_id = (uint8 *) VARDATA_ANY(network_id);
+	req.query_id = (uint8 *) VARDATA_ANY(query_id);
+	req.coordinator = members[self].site_name;
+	req.site = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	req.analyst = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	req.sql = text_to_cstring(PG_GETARG_TEXT_PP(4));
+	req.per_site = PG_GETARG_BOOL(5);
+	req.template_name = text_to_cstring(PG_GETARG_TEXT_PP(6));
+	req.nparams = nparams;
+	req.params = params;
+
+	keys = scor_load_site_keys(NULL);
+	scor_request_sign(signature, &req, keys);
+	scor_free_site_keys(keys);
+	PG_RETURN_BYTEA_P(scor_bytea(signature, sizeof(signature)));
 }
 
 /* Check that a foreign server belongs to the scor wrapper */
@@ -758,6 +1023,16 @@ scor_add_peer(PG_FUNCTION_ARGS)
 					 errhint("If the site rotated its key, confirm the new fingerprint with its administrator, then call scor.add_peer('%s', repin => true).",
 							 server_name)));
 		}
+		if (strcmp(members[i].site_name, site_name) == 0 &&
+			memcmp(members[i].verify_key, vk, SCOR_SIGN_PUBLIC_BYTES) != 0 && !repin)
+			ereport(ERROR,
+					(errcode(ERRCODE_SCOR_KEY_CHANGED),
+					 errmsg("the signing key of site \"%s\" changed", site_name),
+					 errdetail("Pinned signing key %s; the site now presents signing key %s.",
+							   scor_base64url_encode(members[i].verify_key, SCOR_SIGN_PUBLIC_BYTES),
+							   scor_base64url_encode(vk, SCOR_SIGN_PUBLIC_BYTES)),
+					 errhint("If the site rotated its key, confirm the new keys with its administrator, then call scor.add_peer('%s', repin => true).",
+							 server_name)));
 		if (members[i].server_name && strcmp(members[i].server_name, server_name) == 0 &&
 			strcmp(members[i].site_name, site_name) != 0)
 			ereport(ERROR,

@@ -848,7 +848,8 @@ scor_verify_site_key_bytea(PG_FUNCTION_ARGS)
 
 /*
  * The network key: the sum of the members' public keys, its fingerprint and
- * the network id (a hash of the member names and keys), cached per backend.
+ * the network id (a hash of the member names and both keys of each), cached
+ * per backend.
  */
 const ScorNetworkKey *
 scor_network_key(void)
@@ -865,11 +866,11 @@ scor_network_key(void)
 		member_relid = get_relname_relid("member", get_namespace_oid("scor", false));
 
 	memset(&nk, 0, sizeof(nk));
-	scor_transcript_init(&t, "scor-network-id", 1);
+	scor_transcript_init(&t, "scor-network-id", 2);
 
 	scor_become_owner(&scope, "pg_catalog, pg_temp");
 	SPI_connect();
-	if (SPI_execute("SELECT site_name, public_key FROM scor.member ORDER BY site_name COLLATE \"C\"",
+	if (SPI_execute("SELECT site_name, public_key, verify_key FROM scor.member ORDER BY site_name COLLATE \"C\"",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read scor.member");
 	nk.members = (int) SPI_processed;
@@ -880,10 +881,13 @@ scor_network_key(void)
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
 		bytea	   *pk = DatumGetByteaPP(SPI_getbinval(tup, desc, 2, &isnull));
+		bytea	   *vk = DatumGetByteaPP(SPI_getbinval(tup, desc, 3, &isnull));
 		const uint8 *key = (const uint8 *) VARDATA_ANY(pk);
 
 		scor_transcript_append_str(&t, "site", SPI_getvalue(tup, desc, 1));
 		scor_transcript_append(&t, "key", key, SCOR_ELEMENT_BYTES);
+		scor_transcript_append(&t, "verify-key", (const uint8 *) VARDATA_ANY(vk),
+							   SCOR_SIGN_PUBLIC_BYTES);
 		if (i == 0)
 			memcpy(nk.public_key, key, SCOR_ELEMENT_BYTES);
 		else if (scor_element_add(nk.public_key, nk.public_key, key) != 0)

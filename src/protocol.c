@@ -455,6 +455,96 @@ scor_answer_verify(const ScorAnswer *a, const ScorMember *member,
 	}
 }
 
+/*
+ * The digest a round-1 request's signature covers: a transcript of
+ * everything the member asked acts on, and of who asks whom.
+ */
+static void
+request_digest(uint8 *digest, const ScorRequest *req)
+{
+	scor_transcript t;
+
+	scor_transcript_init(&t, "scor-request", SCOR_PROTOCOL_VERSION);
+	scor_transcript_append(&t, "network", req->network_id, SCOR_NETWORK_ID_BYTES);
+	scor_transcript_append(&t, "query", req->query_id, SCOR_QUERY_ID_BYTES);
+	scor_transcript_append_str(&t, "coordinator", req->coordinator);
+	scor_transcript_append_str(&t, "site", req->site);
+	scor_transcript_append_str(&t, "analyst", req->analyst);
+	scor_transcript_append_str(&t, "sql", req->sql);
+	scor_transcript_append_u64(&t, "per-site", req->per_site ? 1 : 0);
+	scor_transcript_append_str(&t, "template", req->template_name);
+	scor_transcript_append_u64(&t, "params", (uint64) req->nparams);
+	for (int i = 0; i < req->nparams; i++)
+	{
+		if (req->params[i] == NULL)
+			scor_transcript_append(&t, "param-null", (const uint8 *) "", 0);
+		else
+			scor_transcript_append_str(&t, "param", req->params[i]);
+	}
+	crypto_hash_sha512_final(&t.state, digest);
+}
+
+/* Sign a round-1 request with this site's (the coordinator's) signing key */
+void
+scor_request_sign(uint8 *signature, const ScorRequest *req,
+				  const scor_site_keys *keys)
+{
+	uint8		digest[crypto_hash_sha512_BYTES];
+
+	request_digest(digest, req);
+	if (crypto_sign_detached(signature, NULL, digest, sizeof(digest),
+							 keys->sign_secret) != 0)
+		elog(ERROR, "could not sign a federated query request");
+}
+
+/*
+ * Check, before anything else is done for it, that a round-1 request comes
+ * from the member it names as its coordinator: its signature must verify
+ * under that member's pinned signing key, for this site.  Fills in
+ * req->site with this site's name.  A request that names no member, or
+ * does not verify, is refused naming the claimed coordinator.
+ */
+void
+scor_request_authenticate(ScorRequest *req, const uint8 *signature,
+						  size_t signature_len)
+{
+	ScorMember *members;
+	int			nmembers;
+	int			self;
+	const ScorMember *from = NULL;
+	uint8		digest[crypto_hash_sha512_BYTES];
+
+	members = scor_members(&nmembers, &self);
+	for (int i = 0; i < nmembers && from == NULL; i++)
+	{
+		if (strcmp(members[i].site_name, req->coordinator) == 0)
+			from = &members[i];
+	}
+	if (from == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_SCOR_MEMBER_SET_MISMATCH),
+				 errmsg("request from \"%s\" is for another member set", req->coordinator),
+				 errdetail("Site \"%s\" is not a member of the network of site \"%s\".",
+						   req->coordinator, members[self].site_name)));
+
+	req->site = members[self].site_name;
+	if (signature_len != SCOR_SIGNATURE_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_SCOR_BAD_PROOF),
+				 errmsg("the request from site \"%s\" does not verify", req->coordinator),
+				 errdetail("Its signature has %zu bytes, not %d.",
+						   signature_len, SCOR_SIGNATURE_BYTES)));
+	request_digest(digest, req);
+	if (crypto_sign_verify_detached(signature, digest, sizeof(digest),
+									from->verify_key) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_SCOR_BAD_PROOF),
+				 errmsg("the request from site \"%s\" does not verify", req->coordinator),
+				 errdetail("Its signature does not verify under the site's pinned signing key, for a request to site \"%s\".",
+						   req->site),
+				 errhint("Only the site a request names as its coordinator can make it.")));
+}
+
 /* BUNDLE: every member's answer, for the second phase */
 bytea *
 scor_bundle_build(bytea **answers, int nanswers)

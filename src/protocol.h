@@ -2,8 +2,9 @@
  * protocol.h
  *	  The messages of a federated query and what binds them together.
  *
- * Phase 1: the coordinator sends (network id, query id, coordinator, SQL) to
- * every member; each answers with a signed ANSWER: per group and ciphertext
+ * Phase 1: the coordinator sends (network id, query id, coordinator, SQL),
+ * signed with its signing key for the member it is sent to, to every
+ * member; each checks the signature and answers with a signed ANSWER: per group and ciphertext
  * column, a fresh ciphertext and a proof of knowledge of its randomness.
  * Phase 2: the coordinator sends every member the BUNDLE of all answers;
  * each checks all of them, recomputes the sums and returns a SHARES message:
@@ -74,6 +75,24 @@ typedef struct ScorMember
 	uint8		verify_key[SCOR_SIGN_PUBLIC_BYTES];
 } ScorMember;
 
+/*
+ * A round-1 request: what the coordinator asks one member to answer, all of
+ * it covered by the coordinator's signature (scor_request_sign)
+ */
+typedef struct ScorRequest
+{
+	const uint8 *network_id;	/* SCOR_NETWORK_ID_BYTES */
+	const uint8 *query_id;		/* SCOR_QUERY_ID_BYTES */
+	const char *coordinator;	/* the site that asks, and signs */
+	const char *site;			/* the member asked */
+	const char *analyst;		/* the analyst role at the coordinator */
+	const char *sql;			/* shipped SQL, or the canonical template call */
+	bool		per_site;
+	const char *template_name;	/* "" for shipped SQL */
+	int			nparams;
+	char	  **params;			/* template parameters; NULL for SQL NULL */
+} ScorRequest;
+
 /* One event of the site's audit log (audit.c) */
 typedef struct ScorAuditEvent
 {
@@ -111,6 +130,10 @@ extern ScorAnswer *scor_answer_parse(const uint8 *data, size_t len, const char *
 extern void scor_answer_verify(const ScorAnswer *answer, const ScorMember *member,
 							   const uint8 *network_id, const uint8 *query_id,
 							   const uint8 *query_digest, scor_batch *batch);
+extern void scor_request_sign(uint8 *signature, const ScorRequest *req,
+							  const scor_site_keys *keys);
+extern void scor_request_authenticate(ScorRequest *req, const uint8 *signature,
+									  size_t signature_len);
 extern bytea *scor_bundle_build(bytea **answers, int nanswers);
 extern bytea **scor_bundle_parse(const uint8 *data, size_t len, int *nanswers);
 extern ScorMember *scor_members(int *nmembers, int *self_index);

@@ -1821,20 +1821,32 @@ scor_remote_contribute(PG_FUNCTION_ARGS)
 		int			nparams;
 		char	  **params;
 		bytea	   *answer;
+		bytea	   *signature = PG_GETARG_BYTEA_PP(8);
+		ScorRequest req;
 
 		deconstruct_array(PG_GETARG_ARRAYTYPE_P(7), TEXTOID, -1, false, TYPALIGN_INT,
 						  &elems, &elem_nulls, &nparams);
 		params = palloc0(sizeof(char *) * Max(nparams, 1));
 		for (int i = 0; i < nparams; i++)
 			params[i] = elem_nulls[i] ? NULL : TextDatumGetCString(elems[i]);
-		answer = scor_contribute((uint8 *) VARDATA_ANY(network_id),
-											 (uint8 *) VARDATA_ANY(query_id),
-											 text_to_cstring(PG_GETARG_TEXT_PP(2)),
-											 text_to_cstring(PG_GETARG_TEXT_PP(3)),
-											 text_to_cstring(PG_GETARG_TEXT_PP(4)),
-											 PG_GETARG_BOOL(5),
-											 text_to_cstring(PG_GETARG_TEXT_PP(6)),
-											 nparams, params, &ev);
+
+		/* who asks: the named coordinator must have signed it, for this site */
+		memset(&req, 0, sizeof(req));
+		req.network_id = (uint8 *) VARDATA_ANY(network_id);
+		req.query_id = (uint8 *) VARDATA_ANY(query_id);
+		req.coordinator = text_to_cstring(PG_GETARG_TEXT_PP(2));
+		req.analyst = text_to_cstring(PG_GETARG_TEXT_PP(3));
+		req.sql = text_to_cstring(PG_GETARG_TEXT_PP(4));
+		req.per_site = PG_GETARG_BOOL(5);
+		req.template_name = text_to_cstring(PG_GETARG_TEXT_PP(6));
+		req.nparams = nparams;
+		req.params = params;
+		scor_request_authenticate(&req, (uint8 *) VARDATA_ANY(signature),
+								  VARSIZE_ANY_EXHDR(signature));
+
+		answer = scor_contribute(req.network_id, req.query_id, req.coordinator,
+								 req.analyst, req.sql, req.per_site,
+								 req.template_name, nparams, params, &ev);
 
 		scor_audit_append(ev);
 		PG_RETURN_BYTEA_P(answer);

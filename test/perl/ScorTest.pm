@@ -363,12 +363,33 @@ sub contribute
 	my $nid = $self->network_id($site);
 	my $coordinator = $opts{coordinator} || 'site_a';
 	(my $q = $query) =~ s/'/''/g;
+	my $sig = $self->request_signature($coordinator, $site, $nid, $qid, $query);
 	my $out = $self->sql($site, qq{
 SET ROLE scor_peer;
-SELECT scor.remote_contribute('\\x$nid', '\\x$qid', '$coordinator', 'mallory', '$q', false, '', '{}');
+SELECT scor.remote_contribute('\\x$nid', '\\x$qid', '$coordinator', 'mallory', '$q', false, '', '{}', '$sig');
 });
 	die "no answer from $site" unless $out =~ /^\\x([0-9a-f]+)$/;
 	return fromhex($1);
+}
+
+=pod
+
+=item $net->request_signature($signer, $site, $nid_hex, $qid_hex, $query, analyst => role)
+
+The signature (as psql prints a bytea) that site $signer, as coordinator,
+makes of a round-1 request to $site (no template, not per site, analyst
+'mallory' unless given), made at $signer with scor.request_signature.
+
+=cut
+
+sub request_signature
+{
+	my ($self, $signer, $site, $nid, $qid, $query, %opts) = @_;
+	my $analyst = $opts{analyst} || 'mallory';
+	(my $q = $query) =~ s/'/''/g;
+	return $self->sql($signer, qq{
+SELECT scor.request_signature('\\x$nid', '\\x$qid', '$site', '$analyst', '$q', false, '', '{}');
+});
 }
 
 sub decrypt

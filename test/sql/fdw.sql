@@ -101,12 +101,51 @@ FROM scor.check_peers()
 WHERE server_name LIKE 'fdw\_%'
 ORDER BY server_name;
 
--- Again, on the cached connection, and after the server changed
+-- Again, on the cached connection, and after the server changed: the
+-- loopback peer's backend (found by its application_name) is the same one
+-- while nothing changes, and a new one after ALTER SERVER or ALTER USER
+-- MAPPING (the old one is closed)
+CREATE FUNCTION pg_temp.loopback_pids() RETURNS int[] LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM pg_stat_clear_snapshot();
+	RETURN ARRAY(SELECT pid FROM pg_stat_activity
+				 WHERE application_name = 'regress_fdw_loopback' ORDER BY pid);
+END
+$$;
+-- wait (at most 10 s) until the loopback backend pid has exited
+CREATE FUNCTION pg_temp.wait_closed(old int) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	FOR i IN 1..200 LOOP
+		IF NOT old = ANY (pg_temp.loopback_pids()) THEN
+			RETURN true;
+		END IF;
+		PERFORM pg_sleep(0.05);
+	END LOOP;
+	RETURN false;
+END
+$$;
+ALTER SERVER fdw_loopback OPTIONS (ADD application_name 'regress_fdw_loopback');
 SELECT server_name, status FROM scor.check_peers()
 WHERE server_name = 'fdw_loopback';
+SELECT (pg_temp.loopback_pids())[1] AS loopback_pid \gset
+SELECT cardinality(pg_temp.loopback_pids()) AS loopback_connections;
+SELECT server_name, status FROM scor.check_peers()
+WHERE server_name = 'fdw_loopback';
+SELECT pg_temp.loopback_pids() = ARRAY[:loopback_pid] AS same_connection;
 ALTER SERVER fdw_loopback OPTIONS (ADD site 'loopback', query_timeout '5000');
+SELECT pg_temp.wait_closed(:loopback_pid) AS old_connection_closed;
 SELECT server_name, status FROM scor.check_peers()
 WHERE server_name = 'fdw_loopback';
+SELECT cardinality(pg_temp.loopback_pids()) = 1 AND NOT :loopback_pid = ANY (pg_temp.loopback_pids())
+       AS new_connection_after_alter_server;
+SELECT (pg_temp.loopback_pids())[1] AS loopback_pid \gset
+ALTER USER MAPPING FOR CURRENT_USER SERVER fdw_loopback OPTIONS (ADD password_required 'true');
+SELECT pg_temp.wait_closed(:loopback_pid) AS old_connection_closed;
+SELECT server_name, status FROM scor.check_peers()
+WHERE server_name = 'fdw_loopback';
+SELECT cardinality(pg_temp.loopback_pids()) = 1 AND NOT :loopback_pid = ANY (pg_temp.loopback_pids())
+       AS new_connection_after_alter_user_mapping;
+ALTER USER MAPPING FOR CURRENT_USER SERVER fdw_loopback OPTIONS (DROP password_required);
 
 -- A non-superuser needs USAGE on the server, a user mapping, and a password
 -- in it

@@ -177,6 +177,52 @@ SELECT ok FROM scor.verify_audit_log();
 -- Declared columns must fit what the query returns
 SELECT * FROM scor.federate($$ SELECT enc_count(*) FROM visits $$) AS t(n bigint, extra bigint);
 SELECT * FROM scor.federate($$ SELECT enc_count(*) FROM visits $$) AS t(n text);
+-- ... and they are checked, like strict_groups, before any site decrypts:
+-- a mistake does not use up the query
+SELECT * FROM scor.federate($$ SELECT enc_count(*), enc_sum(los) FROM visits WHERE id > 10 $$) AS t(n bigint);
+SELECT * FROM scor.federate($$ SELECT enc_count(*), enc_sum(cost, 3) FROM visits WHERE id > 10 $$) AS t(n bigint, cost bigint);
+SELECT * FROM scor.federate($$ SELECT age_band, enc_count(*) FROM visits WHERE id > 10 GROUP BY age_band $$) AS t(age_band varchar(3), n bigint);
+SELECT * FROM scor.federate($$ SELECT age_band, enc_count(*) FROM visits WHERE id > 10 GROUP BY age_band $$, strict_groups => true) AS t(age_band text, n bigint);
+\c regress_site_c
+SELECT query, count(*) AS answered, count(decrypted_at) AS decrypted
+FROM scor.query_log WHERE query LIKE '% WHERE id > 10 %' GROUP BY query ORDER BY query;
+SELECT count(*) AS decryptions FROM scor.audit_log WHERE event = 'decrypt' AND query LIKE '% WHERE id > 10 %';
+\c contrib_regression
+SET search_path = public, scor;
+
+-- A federated query whose own part fails at this site, in an exception
+-- block, leaves no peer busy: the next one in the same statement is exact
+CREATE FUNCTION public.fails_here(integer) RETURNS boolean LANGUAGE plpgsql STABLE
+AS $$ BEGIN RAISE EXCEPTION 'this site refuses'; END $$;
+\c regress_site_b
+CREATE FUNCTION public.fails_here(integer) RETURNS boolean LANGUAGE sql STABLE AS 'SELECT true';
+\c regress_site_c
+CREATE FUNCTION public.fails_here(integer) RETURNS boolean LANGUAGE sql STABLE AS 'SELECT true';
+\c contrib_regression
+SET search_path = public, scor;
+SELECT set_config('regress.expected_n', (:n_a + :n_b + :n_c)::text, false) IS NOT NULL AS expected_set;
+DO $$
+DECLARE
+	total bigint;
+BEGIN
+	BEGIN
+		SELECT n INTO total
+		FROM scor.federate('SELECT enc_count(*) FROM visits WHERE public.fails_here(id)') AS t(n bigint);
+	EXCEPTION WHEN others THEN
+		RAISE NOTICE 'the first federate failed: %: %', SQLSTATE, SQLERRM;
+	END;
+	SELECT n INTO total
+	FROM scor.federate('SELECT enc_count(*) FROM visits WHERE covid') AS t(n bigint);
+	RAISE NOTICE 'the second federate is exact: %', total = current_setting('regress.expected_n')::bigint;
+END
+$$;
+DROP FUNCTION public.fails_here(integer);
+\c regress_site_b
+DROP FUNCTION public.fails_here(integer);
+\c regress_site_c
+DROP FUNCTION public.fails_here(integer);
+\c contrib_regression
+SET search_path = public, scor;
 
 -- An error while a shipped query runs carries no data back: the value that
 -- failed stays in that site's server log
@@ -224,20 +270,57 @@ SELECT * FROM scor.federate($$ SELECT no_such_column FROM visits $$) AS t(n bigi
 \c regress_site_b
 SET search_path = public, scor;
 SELECT query_id AS used_qid, network_id AS nid FROM scor.query_log ORDER BY answered_at LIMIT 1 \gset
+-- (requests signed by hand: as the coordinator "regress" signs them, and by site c)
+\c contrib_regression
+SELECT scor.request_signature(:'nid', :'used_qid', 'regress_b', 'mallory',
+                              'SELECT enc_count(*) FROM visits', false, '', '{}') AS used_sig,
+       scor.request_signature(:'nid', '\x0102030405060708090a0b0c0d0e0f11', 'regress_b', 'mallory',
+                              'SELECT enc_count(*) FROM visits', false, '', '{}') AS fresh_sig,
+       scor.request_signature(:'nid', '\x0102030405060708090a0b0c0d0e0f11', 'regress_c', 'mallory',
+                              'SELECT enc_count(*) FROM visits', false, '', '{}') AS fresh_sig_for_c,
+       scor.request_signature('\x00000000000000000000000000000000000000000000000000000000000000ff',
+                              '\x0102030405060708090a0b0c0d0e0f10', 'regress_b', 'mallory',
+                              'SELECT enc_count(*) FROM visits', false, '', '{}') AS other_sig \gset
+\c regress_site_c
+SELECT scor.request_signature(:'nid', '\x0102030405060708090a0b0c0d0e0f11', 'regress_b', 'mallory',
+                              'SELECT enc_count(*) FROM visits', false, '', '{}') AS sig_by_c \gset
+\c regress_site_b
+SET search_path = public, scor;
 SET ROLE regress_scor_peer;
-SELECT sqlstate_of(format('SELECT scor.remote_contribute(%L, %L, %L, %L, %L, false, '''', ''{}'')', :'nid', :'used_qid',
-                          'regress', 'mallory', 'SELECT enc_count(*) FROM visits')) AS replayed_answer;
+SELECT sqlstate_of(format('SELECT scor.remote_contribute(%L, %L, %L, %L, %L, false, '''', ''{}'', %L)', :'nid', :'used_qid',
+                          'regress', 'mallory', 'SELECT enc_count(*) FROM visits', :'used_sig')) AS replayed_answer;
 SELECT sqlstate_of(format('SELECT scor.remote_decrypt(%L, %L, %L)', :'nid', :'used_qid', '\x5343423100')) AS replayed_decryption;
 -- a request for another member set is refused
-SELECT sqlstate_of(format('SELECT scor.remote_contribute(%L, %L, %L, %L, %L, false, '''', ''{}'')',
+SELECT sqlstate_of(format('SELECT scor.remote_contribute(%L, %L, %L, %L, %L, false, '''', ''{}'', %L)',
                           '\x00000000000000000000000000000000000000000000000000000000000000ff',
                           '\x0102030405060708090a0b0c0d0e0f10', 'regress', 'mallory',
-                          'SELECT enc_count(*) FROM visits')) AS other_member_set;
+                          'SELECT enc_count(*) FROM visits', :'other_sig')) AS other_member_set;
+-- only the coordinator a request names can make it: another member's
+-- signature, a garbage one, one made for another site, or a request
+-- altered after signing is refused, naming the claimed coordinator
+SELECT format('SELECT scor.remote_contribute(%L, %L, %L, %L, %L, %s, '''', ''{}'', %L)', :'nid',
+              '\x0102030405060708090a0b0c0d0e0f11', 'regress', '%s', '%s', '%s', '%s') AS request \gset
+SELECT sqlstate_of(format(:'request', 'mallory', 'SELECT enc_count(*) FROM visits', 'false', :'sig_by_c')) AS signed_by_another_member;
+SELECT sqlstate_of(format(:'request', 'mallory', 'SELECT enc_count(*) FROM visits', 'false', '\x' || repeat('00', 64))) AS garbage_signature;
+SELECT sqlstate_of(format(:'request', 'mallory', 'SELECT enc_count(*) FROM visits', 'false', '\x')) AS no_signature;
+SELECT sqlstate_of(format(:'request', 'mallory', 'SELECT enc_count(*) FROM visits', 'false', :'fresh_sig_for_c')) AS signed_for_another_site;
+SELECT sqlstate_of(format(:'request', 'someone_else', 'SELECT enc_count(*) FROM visits', 'false', :'fresh_sig')) AS other_analyst;
+SELECT sqlstate_of(format(:'request', 'mallory', 'SELECT enc_count(*) FROM visits', 'true', :'fresh_sig')) AS other_per_site;
+SELECT sqlstate_of(format(:'request', 'mallory', 'SELECT enc_sum(los) FROM visits', 'false', :'fresh_sig')) AS other_query;
+SELECT sqlstate_of(replace(format(:'request', 'mallory', 'SELECT enc_count(*) FROM visits', 'false', :'fresh_sig'),
+                           '''regress''', '''regress_nobody''')) AS not_a_member;
+-- none of them was answered (this would be a replay), the request as signed is
+SELECT length(scor.remote_contribute(:'nid', '\x0102030405060708090a0b0c0d0e0f11', 'regress', 'mallory',
+                                     'SELECT enc_count(*) FROM visits', false, '', '{}', :'fresh_sig')) > 0 AS as_signed;
+-- and only a superuser may sign by hand
+SELECT sqlstate_of(format('SELECT scor.request_signature(%L, %L, %L, %L, %L, false, '''', ''{}'')', :'nid',
+                          '\x0102030405060708090a0b0c0d0e0f12', 'regress', 'mallory',
+                          'SELECT enc_count(*) FROM visits')) AS peer_cannot_sign;
 -- a decryption for a query this site never answered is refused
 SELECT sqlstate_of(format('SELECT scor.remote_decrypt(%L, %L, %L)', :'nid',
                           '\x0102030405060708090a0b0c0d0e0f10', '\x5343423100')) AS never_answered;
 -- malformed requests
-SELECT sqlstate_of($$SELECT scor.remote_contribute('\x00', '\x01', 'regress', 'mallory', 'SELECT 1', false, '', '{}')$$) AS malformed;
+SELECT sqlstate_of($$SELECT scor.remote_contribute('\x00', '\x01', 'regress', 'mallory', 'SELECT 1', false, '', '{}', '\x')$$) AS malformed;
 -- the peer login cannot read the site's tables, nor its log, nor run federate
 SELECT count(*) FROM visits;
 SELECT count(*) FROM scor.query_log;
@@ -269,6 +352,18 @@ SELECT site_name, members FROM scor.add_peer('srv_regress_site_c', repin => true
 SET search_path = public, scor;
 SELECT n = :n_a + :n_b + :n_c AS n_ok
 FROM scor.federate($$ SELECT enc_count(*) FROM visits WHERE covid $$) AS t(n bigint);
+-- A changed signing key alone is an error too (the pinned one is altered
+-- here, since a site's two keys rotate together), and the network id
+-- covers the signing keys
+SELECT network_id AS nid_before FROM scor.network_key() \gset
+UPDATE scor.member SET verify_key = (SELECT verify_key FROM scor.member WHERE site_name = 'regress_b')
+WHERE site_name = 'regress_c';
+SELECT network_id <> :'nid_before' AS network_id_changed FROM scor.network_key();
+SELECT sqlstate_of($$SELECT scor.add_peer('srv_regress_site_c')$$) AS signing_key_changed;
+SET client_min_messages = warning;
+SELECT site_name, members FROM scor.add_peer('srv_regress_site_c', repin => true);
+RESET client_min_messages;
+SELECT network_id = :'nid_before' AS network_id_restored FROM scor.network_key();
 
 -- A peer that is down is named, and nothing partial is returned
 CREATE SERVER srv_down FOREIGN DATA WRAPPER scor OPTIONS (host '127.0.0.1', port '1', dbname 'x', connect_timeout '2');
@@ -382,6 +477,17 @@ SELECT sqlstate_of($$SELECT * FROM scor.federate('SELECT dp_noise(enc_count(*), 
 SELECT n IS NOT NULL AND los IS NOT NULL AS released
 FROM scor.federate($$ SELECT dp_noise(enc_count(*), 0.5), dp_noise(enc_sum(los), 0.5, 16) FROM visits $$) AS t(n bigint, los bigint);
 SELECT n IS NOT NULL AS released FROM scor.federate($$ SELECT dp_noise(enc_count(*), 1) FROM visits $$) AS t(n bigint);
+-- a column list that does not fit a DP query is refused before any peer is asked, or charged
+\c regress_site_b
+SELECT spent AS spent_b FROM scor.privacy_budget WHERE coordinator = 'regress' AND analyst = 'postgres' \gset
+\c contrib_regression
+SET search_path = public, scor;
+SELECT * FROM scor.federate($$ SELECT dp_noise(enc_count(*), 1) FROM visits $$) AS t(n bigint, extra bigint);
+\c regress_site_b
+SELECT spent = :spent_b AS peer_not_charged FROM scor.privacy_budget
+WHERE coordinator = 'regress' AND analyst = 'postgres';
+\c contrib_regression
+SET search_path = public, scor;
 ALTER DATABASE contrib_regression SET scor.min_cell = 100;
 \c contrib_regression
 SET search_path = public, scor;

@@ -272,19 +272,29 @@ FROM scor.federate($$ SELECT enc_count(*) FROM visits WHERE covid $$) AS t(n big
 -- A query in flight: all three sites answer round 1 of query 0102...10
 -- under version 1 (coordinator mf_a), and the bundle of their answers is kept
 SELECT network_id AS nid_a1 FROM scor.network_key() \gset
+-- (mf_a's round-1 requests, signed by hand for each site)
+SELECT scor.request_signature(('\x' || :'nid_a1')::bytea, '\x0102030405060708090a0b0c0d0e0f10', 'mf_a',
+                              'mallory', 'SELECT enc_count(*) FROM visits', false, '', '{}') AS sig_for_mf_a \gset
+SELECT scor.request_signature(('\x' || :'nid_a1')::bytea, '\x0102030405060708090a0b0c0d0e0f10', 'mf_b',
+                              'mallory', 'SELECT enc_count(*) FROM visits', false, '', '{}') AS sig_for_mf_b \gset
+SELECT scor.request_signature(('\x' || :'nid_a1')::bytea, '\x0102030405060708090a0b0c0d0e0f10', 'mf_c',
+                              'mallory', 'SELECT enc_count(*) FROM visits', false, '', '{}') AS sig_for_mf_c \gset
 SET ROLE regress_manifest_peer;
 SELECT scor.remote_contribute(('\x' || :'nid_a1')::bytea, '\x0102030405060708090a0b0c0d0e0f10',
-                              'mf_a', 'mallory', 'SELECT enc_count(*) FROM visits', false, '', '{}') AS ans_a \gset
+                              'mf_a', 'mallory', 'SELECT enc_count(*) FROM visits', false, '', '{}',
+                              :'sig_for_mf_a') AS ans_a \gset
 RESET ROLE;
 \c regress_mf_b
 SET ROLE regress_manifest_peer;
 SELECT scor.remote_contribute(('\x' || :'nid_a1')::bytea, '\x0102030405060708090a0b0c0d0e0f10',
-                              'mf_a', 'mallory', 'SELECT enc_count(*) FROM visits', false, '', '{}') AS ans_b \gset
+                              'mf_a', 'mallory', 'SELECT enc_count(*) FROM visits', false, '', '{}',
+                              :'sig_for_mf_b') AS ans_b \gset
 RESET ROLE;
 \c regress_mf_c
 SET ROLE regress_manifest_peer;
 SELECT scor.remote_contribute(('\x' || :'nid_a1')::bytea, '\x0102030405060708090a0b0c0d0e0f10',
-                              'mf_a', 'mallory', 'SELECT enc_count(*) FROM visits', false, '', '{}') AS ans_c \gset
+                              'mf_a', 'mallory', 'SELECT enc_count(*) FROM visits', false, '', '{}',
+                              :'sig_for_mf_c') AS ans_c \gset
 RESET ROLE;
 -- the BUNDLE: "SCB1", u16 count, then each answer with its u32 length, in member order
 SELECT '\x53434231'::bytea || '\x0003'::bytea

@@ -141,6 +141,74 @@ foreach my $how ('pg_cancel_backend', 'statement_timeout')
 	$bg->quit;
 }
 
+#
+# The peer's backend killed (kill -9) while it runs the shipped query: the
+# coordinator's error names the site as soon as the connection breaks (far
+# within scor.peer_timeout), and once the peer has recovered from the crash
+# the same session federates again.
+#
+{
+	# as in production (the test harness turns it off): site_b's postmaster
+	# reinitializes after a backend crash
+	$node_b->append_conf('postgresql.conf', 'restart_after_crash = on');
+	$node_b->reload;
+	$bg = $node_a->background_psql('clinic', on_error_stop => 0);
+	$bg->query_safe("SET scor.peer_timeout = '60000'");
+	$bg->query_until(qr/started/, "\\echo started\n$slow_query;\n");
+	ok($node_b->poll_query_until('clinic', $remote_running, '1'),
+		'kill -9: site_b runs the shipped query');
+	my $victim = $node_b->safe_psql('clinic', q{SELECT pid FROM pg_stat_activity
+		WHERE application_name = 'scor' AND state = 'active' AND query LIKE '%remote_contribute%'});
+	like($victim, qr/^\d+$/, "kill -9: the backend of site_b that runs it is pid $victim");
+	my $t_kill = time;
+	kill('KILL', $victim) or die "cannot kill $victim: $!";
+	my ($out) = $bg->query('SELECT 42');
+	my $elapsed = time - $t_kill;
+	like($bg->{stderr}, qr/ERROR:  lost connection to site "site_b"/,
+		'kill -9: the federated query fails naming site_b ("lost connection to site")');
+	cmp_ok($elapsed, '<', 10, sprintf('kill -9: within seconds of the kill (%.1f s), not after scor.peer_timeout', $elapsed));
+	is($out, '42', 'kill -9: the coordinator\'s session answers its next statement');
+	$bg->{stderr} = '';
+	# (pg_isready, not psql: psql would die writing to a server in recovery)
+	my $ready = 0;
+	foreach (1 .. 10 * 60)
+	{
+		last if ($ready = run_log([ 'pg_isready', '-q', '-d', $node_b->connstr('clinic') ]));
+		select(undef, undef, undef, 0.1);
+	}
+	ok($ready, 'kill -9: site_b recovers from the crash');
+	is($bg->query_safe($count_query), $total, 'kill -9: the same session\'s next federated query is exact');
+	$bg->quit;
+}
+
+#
+# A peer restarted (pg_ctl restart) under a long-lived coordinator session:
+# the session's cached connection to it was closed by the peer while idle.
+# The coordinator detects that before using it and connects afresh, so the
+# next federated query succeeds transparently (it does not fail once).
+#
+{
+	$bg = $node_a->background_psql('clinic', on_error_stop => 0);
+	is($bg->query_safe($count_query), $total, 'restart: a long-lived session federates');
+	ok($node_b->poll_query_until('clinic', $scor_backends, '1'),
+		'restart: site_b serves that session over one connection');
+	my $before = $node_b->safe_psql('clinic',
+		"SELECT pid FROM pg_stat_activity WHERE application_name = 'scor' AND datname = 'clinic'");
+	is($bg->query_safe($count_query), $total, 'restart: the session federates again');
+	is($node_b->safe_psql('clinic',
+			"SELECT pid FROM pg_stat_activity WHERE application_name = 'scor' AND datname = 'clinic'"),
+		$before, 'restart: over the same, cached connection to site_b');
+	$node_b->restart;
+	my ($out, $ret) = $bg->query($count_query);
+	is($bg->{stderr}, '', 'restart: the session\'s next federated query after site_b restarted raises no error');
+	is($out, $total, 'restart: and is exact');
+	my $after = $node_b->safe_psql('clinic',
+		"SELECT pid FROM pg_stat_activity WHERE application_name = 'scor' AND datname = 'clinic'");
+	like($after, qr/^\d+$/, 'restart: site_b serves the session over one connection again');
+	isnt($after, $before, 'restart: a new one');
+	$bg->quit;
+}
+
 # nothing is left behind, and the network works
 $net->sql('site_b', 'DROP FUNCTION public.slow(integer)');
 $net->sql('site_b', q{

@@ -88,12 +88,69 @@ like($err, qr/ERROR:  SC002: query id $qid was already decrypted by site "site_b
 	'the same decryption request again is refused as a replay (SC002)');
 is($out, '', 'and returns no shares');
 my $nid = $net->network_id('site_c');
+my $sig = $net->request_signature('site_a', 'site_c', $nid, $qid, $shipped);
 ($out, $err) = $net->try_sql('site_c', qq{
 SET ROLE scor_peer;
-SELECT scor.remote_contribute('\\x$nid', '\\x$qid', 'site_a', 'mallory', '$shipped', false, '', '{}');
+SELECT scor.remote_contribute('\\x$nid', '\\x$qid', 'site_a', 'mallory', '$shipped', false, '', '{}', '$sig');
 });
 like($err, qr/ERROR:  SC002: query id $qid was already answered by site "site_c"/,
-	'a replayed phase-1 request is refused too (SC002)');
+	'a replayed phase-1 request, with its real signature, is refused too (SC002)');
+
+#
+# A member that claims to be another coordinator: site_b calls site_c's
+# remote_contribute (as the peer login does) in site_a's name, to spend
+# site_a's analyst's privacy budget at site_c.  Signed with site_b's own
+# key, or with garbage, or signed by site_a for another site, it is refused
+# naming site_a, and site_c's ledger, query log and audit log do not move.
+#
+{
+	my $dp_shipped = 'SELECT dp_noise(enc_count(*), 0.5) FROM admissions';
+	$net->sql('site_c', "SELECT scor.grant_budget('site_a', 'analyst', 1.0)");
+	my $ledger = q{SELECT budget::float8 || '|' || spent::float8 FROM scor.privacy_budget
+		WHERE coordinator = 'site_a' AND analyst = 'analyst'};
+	my $logs = q{SELECT (SELECT count(*) FROM scor.query_log) || '|' || (SELECT count(*) FROM scor.audit_log)};
+	my $logs_before = $net->sql('site_c', $logs);
+	is($net->sql('site_c', $ledger), '1|0', 'site_c grants site_a\'s analyst epsilon 1.0');
+
+	my $forged_qid = fresh_qid();
+	my %signatures = (
+		'site_b\'s own signature' =>
+		  $net->request_signature('site_b', 'site_c', $nid, $forged_qid, $dp_shipped, analyst => 'analyst'),
+		'a garbage signature' => '\\x' . ('5a' x 64),
+		'no signature' => '\\x',
+		'site_a\'s signature of its request to site_b' =>
+		  $net->request_signature('site_a', 'site_b', $nid, $forged_qid, $dp_shipped, analyst => 'analyst'),
+	);
+	foreach my $what (sort keys %signatures)
+	{
+		($out, $err) = $net->try_sql('site_c', qq{
+SET ROLE scor_peer;
+SELECT scor.remote_contribute('\\x$nid', '\\x$forged_qid', 'site_a', 'analyst', '$dp_shipped', false, '', '{}', '$signatures{$what}');
+});
+		like($err, qr/ERROR:  SC003: the request from site "site_a" does not verify/,
+			"a request in site_a's name with $what is refused, naming site_a (SC003)");
+		is($out, '', "and answered with nothing ($what)");
+	}
+	is($net->sql('site_c', $ledger), '1|0', 'site_c\'s ledger for site_a\'s analyst is unchanged');
+	is($net->sql('site_c', $logs), $logs_before, 'and nothing was logged as answered or charged');
+
+	# a request in the name of a site that is not a member at all
+	($out, $err) = $net->try_sql('site_c', qq{
+SET ROLE scor_peer;
+SELECT scor.remote_contribute('\\x$nid', '\\x$forged_qid', 'site_z', 'analyst', '$dp_shipped', false, '', '{}', '$signatures{'site_b\'s own signature'}');
+});
+	like($err, qr/ERROR:  SC001: request from "site_z" is for another member set/,
+		'a request in the name of a non-member is refused, naming it (SC001)');
+
+	# the control: the same request signed by site_a for site_c is answered and charged
+	$sig = $net->request_signature('site_a', 'site_c', $nid, $forged_qid, $dp_shipped, analyst => 'analyst');
+	($out, $err) = $net->try_sql('site_c', qq{
+SET ROLE scor_peer;
+SELECT length(scor.remote_contribute('\\x$nid', '\\x$forged_qid', 'site_a', 'analyst', '$dp_shipped', false, '', '{}', '$sig')) > 0;
+});
+	is($out, 't', 'the request signed by site_a itself is answered (control)');
+	is($net->sql('site_c', $ledger), '1|0.5', 'and charged to site_a\'s analyst at site_c');
+}
 
 #
 # Contributions copied, negated or combined from another site's answer.
@@ -233,12 +290,13 @@ like($err, qr/ERROR:  SC001: site "site_[bcd]" returned an error: request from "
 is($out, '', 'and nothing is returned');
 # nor can the extra member's answer ride in a bundle for the real network
 $nid = $net->network_id('site_b');
+$sig = $net->request_signature('site_a', 'site_d', $nid, '00000000000000000000000000000d01', $shipped);
 ($out, $err) = do {
 	my ($o, $e);
 	$node_c->psql('clinic_d', qq{
 \\set VERBOSITY verbose
 SET ROLE scor_peer;
-SELECT scor.remote_contribute('\\x$nid', '\\x00000000000000000000000000000d01', 'site_a', 'mallory', '$shipped', false, '', '{}');
+SELECT scor.remote_contribute('\\x$nid', '\\x00000000000000000000000000000d01', 'site_a', 'mallory', '$shipped', false, '', '{}', '$sig');
 }, stdout => \$o, stderr => \$e);
 	($o, $e);
 };
