@@ -13,7 +13,7 @@ SELECT has_schema_privilege('public', 'scor', 'USAGE') AS public_schema_usage;
 SELECT p.oid::regprocedure, p.proconfig
 FROM pg_proc p
 WHERE p.pronamespace = 'scor'::regnamespace AND p.prosecdef
-ORDER BY 1::text;
+ORDER BY p.oid::regprocedure::text COLLATE "C";
 
 -- What each role may execute
 SELECT r.rolname, count(*) FILTER (WHERE has_function_privilege(r.oid, p.oid, 'EXECUTE')) AS functions
@@ -23,7 +23,7 @@ GROUP BY r.rolname ORDER BY 1;
 SELECT p.oid::regprocedure AS peer_may_call
 FROM pg_proc p
 WHERE p.pronamespace = 'scor'::regnamespace AND has_function_privilege('scor_peer', p.oid, 'EXECUTE')
-ORDER BY 1::text;
+ORDER BY p.oid::regprocedure::text COLLATE "C";
 
 -- An analyst computes encrypted aggregates, but cannot touch the key or the logs
 CREATE TABLE roles_data AS SELECT i AS x FROM generate_series(1, 100) i;
