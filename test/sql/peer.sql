@@ -1,0 +1,214 @@
+-- What a peer's login can do with this site's remote entry points: each
+-- call must be the whole of a transaction of its own, so that no rollback
+-- can erase the query log, the budget charge or the audit rows while the
+-- peer keeps the answer or the shares; and a shipped query may call only
+-- built-in and scor functions, never read the session's identity, and
+-- never read what the site does not publish.  Runs after federation.sql, at
+-- its site "regress" (the other sites are gone, but remain pinned members).
+SET search_path = public, scor;
+SET client_min_messages = warning;
+SELECT scor.grant_budget('regress', 'mallory', 5);
+RESET client_min_messages;
+
+-- the site's record, as one value: answers, decryptions, audit rows, epsilon spent
+CREATE FUNCTION public.peer_state() RETURNS text LANGUAGE sql AS $$
+	SELECT format('%s answered, %s decrypted, %s audited, %s spent',
+				  (SELECT count(*) FROM scor.query_log),
+				  (SELECT count(*) FROM scor.query_log WHERE decrypted_at IS NOT NULL),
+				  (SELECT count(*) FROM scor.audit_log),
+				  (SELECT sum(spent) FROM scor.privacy_budget))
+$$;
+SELECT '\x' || network_id AS nid FROM scor.network_key() \gset
+-- a query id that no refused request may ever log
+\set qid '\\x5ec0000000000000000000000000a001'
+\set dpq 'SELECT dp_noise(enc_count(*), 0.5) FROM visits WHERE covid'
+SELECT public.peer_state() AS state0 \gset
+
+--
+-- 1. A call of a remote entry point is a transaction of its own
+--
+SET ROLE regress_scor_peer;
+-- an explicit transaction block, which the peer would roll back
+BEGIN;
+SELECT scor.remote_contribute(:'nid', :'qid', 'regress', 'mallory', :'dpq', false, '', '{}');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+-- a savepoint
+BEGIN;
+SAVEPOINT s;
+SELECT scor.remote_contribute(:'nid', :'qid', 'regress', 'mallory', :'dpq', false, '', '{}');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+-- a multi-statement query string (an implicit transaction block)
+SELECT scor.remote_contribute(:'nid', :'qid', 'regress', 'mallory', :'dpq', false, '', '{}') \; SELECT 1/0;
+\echo :LAST_ERROR_SQLSTATE
+-- a statement that fails after the row was computed
+SELECT scor.remote_contribute(:'nid', :'qid', 'regress', 'mallory', :'dpq', false, '', '{}')
+UNION ALL SELECT (1 / (random() * 0)::int)::text::bytea;
+\echo :LAST_ERROR_SQLSTATE
+SELECT scor.remote_contribute(:'nid', :'qid', 'regress', 'mallory', :'dpq', false, '', '{}'), 1 / (random() * 0)::int;
+\echo :LAST_ERROR_SQLSTATE
+SELECT scor.remote_contribute(:'nid', :'qid', 'regress', 'mallory', :'dpq', false, '', '{}')::text;
+\echo :LAST_ERROR_SQLSTATE
+SELECT scor.remote_contribute(:'nid', :'qid', 'regress', 'mallory', :'dpq', false, '', '{}')
+FROM generate_series(1, 2);
+\echo :LAST_ERROR_SQLSTATE
+SELECT scor.remote_contribute(:'nid', :'qid', 'regress', 'mallory', :'dpq', false, '', '{}')
+WHERE random() >= 0;
+\echo :LAST_ERROR_SQLSTATE
+SELECT scor.remote_contribute((SELECT :'nid'::bytea), :'qid', 'regress', 'mallory', :'dpq', false, '', '{}');
+\echo :LAST_ERROR_SQLSTATE
+-- a function, a DO block, a subtransaction of PL/pgSQL
+DO $$
+BEGIN
+	PERFORM scor.remote_contribute(decode((SELECT network_id FROM scor.network_key()), 'hex'),
+								   '\x5ec0000000000000000000000000a001', 'regress', 'mallory',
+								   'SELECT enc_count(*) FROM visits', false, '', '{}');
+END $$;
+\echo :LAST_ERROR_SQLSTATE
+SELECT sqlstate_of(format('SELECT scor.remote_contribute(%L, %L, %L, %L, %L, false, '''', ''{}'')',
+                          :'nid', :'qid', 'regress', 'mallory', :'dpq')) AS in_subtransaction;
+-- a cursor held past its transaction, a prepared statement, a row-by-row fetch
+DECLARE c CURSOR WITH HOLD FOR
+	SELECT scor.remote_contribute(:'nid', :'qid', 'regress', 'mallory', :'dpq', false, '', '{}');
+\echo :LAST_ERROR_SQLSTATE
+PREPARE p AS SELECT scor.remote_contribute($1, $2, 'regress', 'mallory', $3, false, '', '{}');
+EXECUTE p(:'nid', :'qid', :'dpq');
+\echo :LAST_ERROR_SQLSTATE
+DEALLOCATE p;
+\set FETCH_COUNT 1
+SELECT scor.remote_contribute(:'nid', :'qid', 'regress', 'mallory', :'dpq', false, '', '{}');
+\echo :LAST_ERROR_SQLSTATE
+\unset FETCH_COUNT
+-- the copy and table-creating commands
+COPY (SELECT scor.remote_contribute(:'nid', :'qid', 'regress', 'mallory', :'dpq', false, '', '{}')) TO STDOUT;
+\echo :LAST_ERROR_SQLSTATE
+CREATE TEMP TABLE kept AS
+	SELECT scor.remote_contribute(:'nid', :'qid', 'regress', 'mallory', :'dpq', false, '', '{}');
+\echo :LAST_ERROR_SQLSTATE
+-- the same for the decryption
+BEGIN;
+SELECT scor.remote_decrypt(:'nid', :'qid', '\x5343423100');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+SELECT scor.remote_decrypt(:'nid', :'qid', '\x5343423100') UNION ALL SELECT (1 / (random() * 0)::int)::text::bytea;
+\echo :LAST_ERROR_SQLSTATE
+SELECT scor.remote_decrypt(:'nid', :'qid', '\x5343423100') \; SELECT 1;
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+-- nothing of all that left a trace, or spent any budget
+SELECT public.peer_state() = :'state0' AS unchanged;
+
+-- A call on its own is served, and recorded, and stays so
+SET ROLE regress_scor_peer;
+\set qid_ok '\\x5ec0000000000000000000000000a002'
+SELECT scor.remote_contribute(:'nid', :'qid_ok', 'regress', 'mallory', :'dpq', false, '', '{}') AS answer \gset
+RESET ROLE;
+SELECT length(:'answer') > 100 AS answered, public.peer_state() <> :'state0' AS recorded;
+SELECT coordinator, analyst, requested_by, decrypted_at IS NULL AS not_decrypted
+FROM scor.query_log WHERE query_id = :'qid_ok';
+SELECT event, epsilon FROM scor.audit_log WHERE query_id = :'qid_ok' ORDER BY seq;
+SELECT spent FROM scor.privacy_budget WHERE coordinator = 'regress' AND analyst = 'mallory';
+SELECT public.peer_state() AS state1 \gset
+-- its decryption cannot be rolled back either, and a bad bundle still is only a bad bundle
+SET ROLE regress_scor_peer;
+BEGIN;
+SELECT scor.remote_decrypt(:'nid', :'qid_ok', '\x5343423100');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+SELECT scor.remote_decrypt(:'nid', :'qid_ok', '\x5343423100') UNION ALL SELECT NULL;
+\echo :LAST_ERROR_SQLSTATE
+\set VERBOSITY terse
+SELECT scor.remote_decrypt(:'nid', :'qid_ok', '\x5343423100');
+\set VERBOSITY default
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+SELECT public.peer_state() = :'state1' AS unchanged;
+
+--
+-- 2. What a shipped query may not do, asked directly of remote_contribute
+--
+CREATE EXTENSION dblink;
+CREATE SCHEMA regress_hidden;
+CREATE TABLE regress_hidden.secrets (id integer, secret text);
+-- a STABLE function of a published schema that does anything as the extension owner
+CREATE FUNCTION public.slow_leak(integer) RETURNS boolean STABLE LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM pg_catalog.pg_sleep(0);
+	RETURN true;
+END $$;
+CREATE FUNCTION public.eq_leak(integer, integer) RETURNS boolean IMMUTABLE LANGUAGE sql AS 'SELECT $1 = $2';
+CREATE OPERATOR public.=== (LEFTARG = integer, RIGHTARG = integer, FUNCTION = public.eq_leak);
+CREATE VIEW public.visits_slowly AS SELECT * FROM visits WHERE public.slow_leak(id);
+-- a type of a published schema named like scor's
+CREATE DOMAIN public.ciphertext AS bytea;
+CREATE TABLE public.fake_ciphertexts (c public.ciphertext);
+INSERT INTO public.fake_ciphertexts VALUES ('\x00');
+GRANT SELECT ON public.fake_ciphertexts TO PUBLIC;
+SELECT public.peer_state() AS state2 \gset
+SET ROLE regress_scor_peer;
+SELECT scor.remote_contribute(:'nid', :'qid', 'regress', 'mallory',
+	'SELECT enc_count(*) FROM visits WHERE set_config(''work_mem'', ''1MB'', false) IS NOT NULL', false, '', '{}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT scor.remote_contribute(:'nid', :'qid', 'regress', 'mallory',
+	'SELECT enc_count(*) FROM visits WHERE public.dblink_connect(''host=localhost'') IS NOT NULL', false, '', '{}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT scor.remote_contribute(:'nid', :'qid', 'regress', 'mallory',
+	'SELECT enc_count(*) FROM visits WHERE pg_catalog.lo_get(id) IS NOT NULL', false, '', '{}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT scor.remote_contribute(:'nid', :'qid', 'regress', 'mallory',
+	'SELECT enc_count(*) FROM visits WHERE pg_catalog.lo_import(''/etc/passwd'') > 0', false, '', '{}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT scor.remote_contribute(:'nid', :'qid', 'regress', 'mallory',
+	'SELECT enc_sum(length(pg_catalog.pg_read_file(''postgresql.conf''))) FROM visits', false, '', '{}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT scor.remote_contribute(:'nid', :'qid', 'regress', 'mallory',
+	'SELECT enc_count(*) FROM regress_hidden.secrets', false, '', '{}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT scor.remote_contribute(:'nid', :'qid', 'regress', 'mallory',
+	'SELECT current_user, enc_count(*) FROM visits GROUP BY 1', false, '', '{}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT scor.remote_contribute(:'nid', :'qid', 'regress', 'mallory',
+	'SELECT enc_count(*) FROM visits WHERE session_user = ''postgres'' OR current_catalog = ''x'' OR current_schema = ''y''', false, '', '{}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT scor.remote_contribute(:'nid', :'qid', 'regress', 'mallory',
+	'SELECT enc_count(*) FROM visits WHERE public.slow_leak(id)', false, '', '{}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT scor.remote_contribute(:'nid', :'qid', 'regress', 'mallory',
+	'SELECT enc_count(*) FROM visits WHERE id === 3', false, '', '{}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT scor.remote_contribute(:'nid', :'qid', 'regress', 'mallory',
+	'SELECT enc_count(*) FROM visits_slowly', false, '', '{}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT scor.remote_contribute(:'nid', :'qid', 'regress', 'mallory',
+	'SELECT enc_count(*) FROM visits WHERE xmlelement(name x, id) IS NOT NULL', false, '', '{}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT scor.remote_contribute(:'nid', :'qid', 'regress', 'mallory',
+	'SELECT c FROM fake_ciphertexts', false, '', '{}');
+\echo :LAST_ERROR_SQLSTATE
+-- a null ciphertext in some group is a failure like any other: it names no row
+SELECT scor.remote_contribute(:'nid', :'qid', 'regress', 'mallory',
+	'SELECT age_band, CASE WHEN age_band = ''90+'' THEN enc_count(*) END FROM visits GROUP BY age_band', false, '', '{}');
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+SELECT public.peer_state() = :'state2' AS unchanged;
+-- scor's own type is found whatever the published schemas hold, and the
+-- date and time may be read
+SET ROLE regress_scor_peer;
+\set qid_ok '\\x5ec0000000000000000000000000a003'
+SELECT scor.remote_contribute(:'nid', :'qid_ok', 'regress', 'mallory',
+	'SELECT age_band, dp_noise(enc_count(*), 0.25) FROM visits WHERE current_date > ''2000-01-01'' GROUP BY age_band',
+	false, '', '{}') AS answer \gset
+RESET ROLE;
+SELECT length(:'answer') > 100 AS answered;
+SELECT event, epsilon FROM scor.audit_log WHERE query_id = :'qid_ok' ORDER BY seq;
+
+DROP TABLE public.fake_ciphertexts;
+DROP DOMAIN public.ciphertext;
+DROP VIEW public.visits_slowly;
+DROP OPERATOR public.=== (integer, integer);
+DROP FUNCTION public.eq_leak(integer, integer);
+DROP FUNCTION public.slow_leak(integer);
+DROP SCHEMA regress_hidden CASCADE;
+DROP EXTENSION dblink;
+DROP FUNCTION public.peer_state();
