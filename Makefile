@@ -21,6 +21,7 @@ OBJS = \
 	src/worker.o \
 	src/dp.o \
 	src/manifest.o \
+	src/lockdown.o \
 	$(CORE_OBJS)
 
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql

@@ -41,6 +41,7 @@
 #include "utils/timeout.h"
 #include "utils/varlena.h"
 
+#include "lockdown.h"
 #include "protocol.h"
 #include "remote.h"
 
@@ -174,6 +175,7 @@ check_standalone_call(FunctionCallInfo fcinfo, const char *name)
 
 	if (in_scor_worker())
 		return;
+	scor_check_peer_lockdown(name);
 	PreventInTransactionBlock(true, name);
 
 	if (portal == NULL || portal->name == NULL || portal->name[0] != '\0' ||

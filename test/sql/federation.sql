@@ -4,6 +4,8 @@ SET search_path = public, scor;
 
 -- The login peers use; trust authentication in the test cluster
 CREATE ROLE regress_scor_peer LOGIN PASSWORD 'peer-secret' IN ROLE scor_peer;
+-- scor locks the peer login's sessions down from their start (scor.require_peer_lockdown)
+ALTER ROLE regress_scor_peer SET session_preload_libraries = 'scor';
 
 -- Two more sites, each with its own key and data
 CREATE DATABASE regress_site_b;

@@ -211,4 +211,56 @@ DROP FUNCTION public.eq_leak(integer, integer);
 DROP FUNCTION public.slow_leak(integer);
 DROP SCHEMA regress_hidden CASCADE;
 DROP EXTENSION dblink;
+
+--
+-- 3. A peer login's own session is locked down from its start: it may call
+-- the remote entry points (and add_peer's public key query), nothing else
+-- (federation.sql made scor a session_preload_library of the login)
+--
+SELECT current_user AS regress_user \gset
+SELECT public.peer_state() AS state3 \gset
+\c - regress_scor_peer
+SELECT pg_sleep(0);
+SELECT set_config('work_mem', '1MB', false);
+SELECT lo_create(0);
+CREATE TEMP TABLE kept (x bytea);
+SELECT count(*) FROM pg_class;
+SELECT count(*) FROM pg_stat_activity;
+SELECT count(*) FROM visits;
+SET statement_timeout = 0;
+BEGIN;
+SHOW search_path;
+SELECT scor.remote_contribute(:'nid', :'qid', 'regress', 'mallory', pg_sleep(1)::text, false, '', '{}');
+SELECT scor.remote_contribute(:'nid', :'qid', 'regress', 'mallory', 'SELECT 1', false, '', '{}'), 1;
+\set VERBOSITY sqlstate
+SELECT 1;
+\echo :LAST_ERROR_SQLSTATE
+\set VERBOSITY default
+-- what a coordinator asks is served
+SELECT site_name FROM scor.site_public_key();
+\set qid_ok '\\x5ec0000000000000000000000000a004'
+SELECT scor.remote_contribute(:'nid', :'qid_ok', 'regress', 'mallory', 'SELECT enc_count(*) FROM visits', false, '', '{}') AS answer \gset
+\c - :regress_user
+SET search_path = public, scor;
+SELECT length(:'answer') > 100 AS answered, requested_by FROM scor.query_log WHERE query_id = :'qid_ok';
+SELECT public.peer_state() <> :'state3' AS recorded;
+SELECT public.peer_state() AS state3 \gset
+-- without scor preloaded, the login's session could have run anything
+-- before it called an entry point: the entry points refuse it
+ALTER ROLE regress_scor_peer RESET session_preload_libraries;
+\c - regress_scor_peer
+SELECT scor.remote_contribute(:'nid', :'qid', 'regress', 'mallory', 'SELECT enc_count(*) FROM visits', false, '', '{}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT scor.remote_decrypt(:'nid', :'qid', '\x5343423100');
+\echo :LAST_ERROR_SQLSTATE
+\c - :regress_user
+SET search_path = public, scor;
+ALTER ROLE regress_scor_peer SET session_preload_libraries = 'scor';
+SELECT public.peer_state() = :'state3' AS unchanged;
+-- the setting is the superuser's alone
+LOAD 'scor';
+SET ROLE regress_scor_peer;
+SET scor.require_peer_lockdown = off;
+RESET ROLE;
+
 DROP FUNCTION public.peer_state();
