@@ -243,6 +243,10 @@ SELECT scor.remote_contribute(:'nid', :'qid_ok', 'regress', 'mallory', 'SELECT e
 \c - :regress_user
 SET search_path = public, scor;
 SELECT length(:'answer') > 100 AS answered, requested_by FROM scor.query_log WHERE query_id = :'qid_ok';
+-- a coordinator's session set-up and check_peers() query are served too
+-- (this site is a server of its own, reached as the peer login)
+SELECT server_name, status, detail ~ '^PostgreSQL .*, scor ' AS versions
+FROM scor.check_peers() WHERE server_name = 'srv_contrib_regression';
 SELECT public.peer_state() <> :'state3' AS recorded;
 SELECT public.peer_state() AS state3 \gset
 -- without scor preloaded, the login's session could have run anything
