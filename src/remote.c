@@ -852,7 +852,9 @@ report_shipped_query_failure(const char *site, const char *coordinator,
  * Run a checked shipped query and build the body of the answer: its groups,
  * with a proof for every ciphertext.  Returns the column descriptions.
  * Runs inside SPI; any error becomes a generic failure (see
- * report_shipped_query_failure).
+ * report_shipped_query_failure).  The query runs as if in a read-only
+ * transaction, so that nothing it reaches can write, whatever the checks
+ * missed.
  */
 static ScorColumn *
 run_shipped_query(const ScorShippedQuery *q, const uint8 *kinds, int ncolumns,
@@ -861,6 +863,7 @@ run_shipped_query(const ScorShippedQuery *q, const uint8 *kinds, int ncolumns,
 				  MemoryContext caller, StringInfo body, int *ngroups)
 {
 	ScorColumn *columns;
+	bool		save_read_only = XactReadOnly;
 
 	/* what is built here must outlive SPI_finish */
 	MemoryContextSwitchTo(caller);
@@ -888,11 +891,13 @@ run_shipped_query(const ScorShippedQuery *q, const uint8 *kinds, int ncolumns,
 			if (outer_deadline == 0 || deadline < outer_deadline)
 				enable_timeout_at(STATEMENT_TIMEOUT, deadline);
 		}
+		XactReadOnly = true;
 		if (SPI_execute_with_args(q->sql, q->nparams, q->types, q->values, NULL,
 								  true, 0) != SPI_OK_SELECT)
 			ereport(ERROR,
 					(errcode(ERRCODE_SCOR_QUERY_REFUSED),
 					 errmsg("shipped query must be a SELECT")));
+		XactReadOnly = save_read_only;
 		/* SPI returns in its own context; the answer must outlive SPI_finish */
 		MemoryContextSwitchTo(caller);
 		if (outer_deadline != 0)
@@ -914,6 +919,7 @@ run_shipped_query(const ScorShippedQuery *q, const uint8 *kinds, int ncolumns,
 	}
 	PG_CATCH();
 	{
+		XactReadOnly = save_read_only;
 		scor_capture_end();
 		answering_per_site = false;
 		MemoryContextSwitchTo(caller);
