@@ -228,8 +228,9 @@ lockdown_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstat
 	if (prev_post_parse_analyze_hook)
 		prev_post_parse_analyze_hook(pstate, query, jstate);
 
+	/* (in an aborted transaction, only its end is analysed, with no catalog access) */
 	if (pstate->p_sourcetext == NULL || pstate->p_sourcetext != debug_query_string ||
-		!scor_peer_session())
+		!IsTransactionState() || !scor_peer_session())
 		return;
 	if (strcmp(pstate->p_sourcetext, REMOTE_SESSION_SETUP) == 0 ||
 		strcmp(pstate->p_sourcetext, CHECK_PEERS_SQL) == 0 ||

@@ -164,8 +164,9 @@ in_scor_worker(void)
  * and a calling statement that is exactly "SELECT <this function>(constants
  * or parameters)", run to its end.  Otherwise a peer could keep the answer
  * or the shares while a rollback erased the query log, the budget charge
- * and the audit rows.  scor's background worker (worker.c) calls in through
- * SPI in a transaction that it commits itself before it answers.
+ * and the audit rows.  A peer login's session must also be locked down
+ * (lockdown.c).  scor's background worker (worker.c) calls in through SPI
+ * in a transaction that it commits itself before it answers.
  */
 static void
 check_standalone_call(FunctionCallInfo fcinfo, const char *name)
