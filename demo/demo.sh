@@ -144,6 +144,8 @@ load_site() {
 		CREATE EXTENSION scor;
 		-- the login that the other hospitals' user mappings use
 		ALTER ROLE scor_peer LOGIN PASSWORD :'peer_password';
+		-- scor locks the peer login's sessions down from their start
+		ALTER ROLE scor_peer SET session_preload_libraries = 'scor';
 		ALTER DATABASE clinic SET search_path = public, scor;
 		SELECT site_name FROM scor.init_site(:'site_name');
 	EOF

@@ -60,19 +60,6 @@
 /* How long to wait for a peer's postmaster before sending it a cancel */
 #define CANCEL_PROBE_TIMEOUT_MS 1000
 
-/* Run once on every new connection, before any call */
-#define REMOTE_SESSION_SETUP \
-	"SET search_path = pg_catalog; " \
-	"SET timezone = 'UTC'; " \
-	"SET datestyle = ISO; " \
-	"SET intervalstyle = postgres; " \
-	"SET extra_float_digits = 3"
-
-/* What scor.check_peers() asks every peer */
-#define CHECK_PEERS_SQL \
-	"SELECT pg_catalog.current_setting('server_version'), " \
-	"(SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'scor')"
-
 /* GUCs */
 int			scor_connect_timeout_ms = 5000;
 int			scor_peer_timeout_ms = 30000;

@@ -33,6 +33,22 @@ typedef struct ScorRemoteCall
 	bool		busy;
 } ScorRemoteCall;
 
+/*
+ * Run once on every new connection, before any call.  A peer's locked-down
+ * session (lockdown.c) accepts this text, and CHECK_PEERS_SQL, verbatim.
+ */
+#define REMOTE_SESSION_SETUP \
+	"SET search_path = pg_catalog; " \
+	"SET timezone = 'UTC'; " \
+	"SET datestyle = ISO; " \
+	"SET intervalstyle = postgres; " \
+	"SET extra_float_digits = 3"
+
+/* What scor.check_peers() asks every peer */
+#define CHECK_PEERS_SQL \
+	"SELECT pg_catalog.current_setting('server_version'), " \
+	"(SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'scor')"
+
 /* GUCs */
 extern int	scor_connect_timeout_ms;
 extern int	scor_peer_timeout_ms;

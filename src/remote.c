@@ -14,11 +14,13 @@
 
 #include "access/htup_details.h"
 #include "access/stratnum.h"
+#include "access/xact.h"
 #include "common/hashfn.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
@@ -27,6 +29,9 @@
 #include "catalog/pg_proc.h"
 #include "parser/analyze.h"
 #include "parser/parser.h"
+#include "postmaster/bgworker.h"
+#include "rewrite/rewriteHandler.h"
+#include "tcop/pquery.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/array.h"
@@ -34,10 +39,12 @@
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
+#include "utils/portal.h"
 #include "utils/syscache.h"
 #include "utils/timeout.h"
 #include "utils/varlena.h"
 
+#include "lockdown.h"
 #include "protocol.h"
 #include "remote.h"
 
@@ -59,6 +66,17 @@ bool		scor_own_part_uncommitted = false;
 
 /* Set while this site answers a query whose totals are released per site */
 static bool answering_per_site = false;
+
+/* Set while scor.remote_decrypt runs: the answer must be an earlier commit's */
+static bool decrypt_needs_committed_answer = false;
+
+/* The executor run in progress, and how many rows it was asked for (0: all) */
+static ExecutorRun_hook_type prev_ExecutorRun = NULL;
+static QueryDesc *running_query = NULL;
+static uint64 running_count = 0;
+
+static void scor_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction,
+							 uint64 count, bool execute_once);
 
 /* Whether dp_noise runs in an answer released per site (its noise must then stand alone) */
 bool
@@ -106,6 +124,120 @@ ScorRemoteInit(void)
 							 false,
 							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
+
+	prev_ExecutorRun = ExecutorRun_hook;
+	ExecutorRun_hook = scor_ExecutorRun;
+}
+
+/*
+ * Remember which executor run is in progress and whether it fetches every
+ * row, so that a remote entry point can tell whether the statement that
+ * calls it runs to its end (and commits) or may be suspended after its row.
+ */
+static void
+scor_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction,
+				 uint64 count, bool execute_once)
+{
+	QueryDesc  *save_query = running_query;
+	uint64		save_count = running_count;
+
+	running_query = queryDesc;
+	running_count = count;
+	PG_TRY();
+	{
+		if (prev_ExecutorRun)
+			prev_ExecutorRun(queryDesc, direction, count, execute_once);
+		else
+			standard_ExecutorRun(queryDesc, direction, count, execute_once);
+	}
+	PG_FINALLY();
+	{
+		running_query = save_query;
+		running_count = save_count;
+	}
+	PG_END_TRY();
+}
+
+/* Whether this backend is scor's own background worker (worker.c) */
+static bool
+in_scor_worker(void)
+{
+	return MyBgworkerEntry != NULL &&
+		strcmp(MyBgworkerEntry->bgw_library_name, "scor") == 0 &&
+		strcmp(MyBgworkerEntry->bgw_function_name, "scor_worker_main") == 0;
+}
+
+/*
+ * Refuse to serve a peer unless this call's row is the whole output of a
+ * transaction of its own, which commits as soon as the row is sent: no
+ * transaction block (explicit, implicit or pipelined), no subtransaction,
+ * and a calling statement that is exactly "SELECT <this function>(constants
+ * or parameters)", run to its end.  Otherwise a peer could keep the answer
+ * or the shares while a rollback erased the query log, the budget charge
+ * and the audit rows.  A peer login's session must also be locked down
+ * (lockdown.c).  scor's background worker (worker.c) calls in through SPI
+ * in a transaction that it commits itself before it answers.
+ */
+static void
+check_standalone_call(FunctionCallInfo fcinfo, const char *name)
+{
+	Portal		portal = ActivePortal;
+	const char *rule = NULL;
+
+	if (in_scor_worker())
+		return;
+	scor_check_peer_lockdown(name);
+	PreventInTransactionBlock(true, name);
+
+	if (portal == NULL || portal->name == NULL || portal->name[0] != '\0' ||
+		portal->strategy != PORTAL_ONE_SELECT)
+		rule = "It must be called by a plain statement of its own, not through a cursor, a named portal or another command.";
+	else if (portal->queryDesc == NULL || running_query != portal->queryDesc ||
+			 running_count != 0)
+		rule = "Its statement must be run to completion in one go, without a row limit.";
+	else if (list_length(portal->stmts) != 1)
+		rule = "Its statement must be the only one.";
+	else
+	{
+		PlannedStmt *stmt = linitial_node(PlannedStmt, portal->stmts);
+		Plan	   *plan = stmt->planTree;
+
+		if (stmt->commandType != CMD_SELECT || stmt->hasModifyingCTE ||
+			stmt->utilityStmt != NULL)
+			rule = "Its statement must be a SELECT.";
+		else if (plan == NULL || !IsA(plan, Result) || plan->lefttree != NULL ||
+				 plan->righttree != NULL || plan->qual != NIL ||
+				 ((Result *) plan)->resconstantqual != NULL)
+			rule = "Its statement must read no table and have no FROM, WHERE, UNION or other clause.";
+		else if (plan->initPlan != NIL || stmt->subplans != NIL)
+			rule = "Its statement must have no subqueries.";
+		else if (list_length(plan->targetlist) != 1)
+			rule = "Its statement must return exactly one column: the function's result.";
+		else
+		{
+			TargetEntry *tle = linitial_node(TargetEntry, plan->targetlist);
+			FuncExpr   *call = (FuncExpr *) tle->expr;
+			ListCell   *lc;
+
+			if (!IsA(call, FuncExpr) || call->funcid != fcinfo->flinfo->fn_oid ||
+				call->funcretset || fcinfo->flinfo->fn_expr != (Node *) call)
+				rule = "Its statement's only column must be the call of the function itself.";
+			else
+			{
+				foreach(lc, call->args)
+				{
+					if (!IsA(lfirst(lc), Const) && !IsA(lfirst(lc), Param))
+						rule = "Its arguments must be constants or parameters.";
+				}
+			}
+		}
+	}
+	if (rule)
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("%s must be the only statement of its transaction", name),
+				 errdetail("%s", rule),
+				 errhint("Call it alone, as \"SELECT %s(...)\", outside any transaction block.", name)));
 }
 
 /* Check one relation a shipped query reads */
@@ -169,7 +301,6 @@ typedef struct FunctionCheck
 {
 	Oid			dp_noise;		/* scor.dp_noise */
 	Oid			scor_nsp;
-	List	   *published_nsps;	/* OIDs of scor.published_schemas */
 	Oid			refused;		/* the first function refused */
 	const char *reason;
 } FunctionCheck;
@@ -196,10 +327,10 @@ static const char *const catalog_refused_prefixes[] = {
 
 /*
  * Whether a shipped query may not call this function.  It may call scor's
- * aggregates, operators and dp_noise; functions of the published schemas
- * that are not volatile (the site chose to publish them; they run as the
- * extension owner); and pg_catalog functions that are not volatile and do
- * not read the server's catalogs or state.  Nothing else.
+ * aggregates, operators and dp_noise, and pg_catalog functions that are not
+ * volatile and do not read the server's catalogs or state.  Nothing else:
+ * a function of any other schema, whatever its declared volatility, could
+ * run anything as the extension's owner.
  */
 static bool
 function_refused(Oid func_id, void *context)
@@ -220,11 +351,11 @@ function_refused(Oid func_id, void *context)
 				return false;
 		chk->reason = "Of scor's functions, only its aggregates, operators and dp_noise may be called";
 	}
+	else if (nsp != PG_CATALOG_NAMESPACE)
+		chk->reason = "Only built-in functions and scor's own may be called, directly or through an operator or a cast";
 	else if (volatility == PROVOLATILE_VOLATILE)
 		chk->reason = "It is volatile; scor.dp_noise is the only volatile function a shipped query may call";
-	else if (list_member_oid(chk->published_nsps, nsp))
-		return false;
-	else if (nsp == PG_CATALOG_NAMESPACE)
+	else
 	{
 		bool		refused = false;
 
@@ -235,10 +366,106 @@ function_refused(Oid func_id, void *context)
 			return false;
 		chk->reason = "It reads the server's catalogs, settings or state";
 	}
-	else
-		chk->reason = "It is neither a built-in function nor in a published schema";
 	chk->refused = func_id;
 	return true;
+}
+
+/* Whether a sort or group clause's operators may run in a shipped query */
+static bool
+sortgroup_refused(List *clauses, FunctionCheck *chk)
+{
+	ListCell   *lc;
+
+	foreach(lc, clauses)
+	{
+		SortGroupClause *sgc = lfirst_node(SortGroupClause, lc);
+
+		if ((OidIsValid(sgc->eqop) && function_refused(get_opcode(sgc->eqop), chk)) ||
+			(OidIsValid(sgc->sortop) && function_refused(get_opcode(sgc->sortop), chk)))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The kinds of node a shipped query may contain: columns, constants,
+ * parameters, calls of functions and operators (checked one by one by
+ * function_refused), and the plain expressions and clauses built from
+ * them.  Everything else is refused, whatever it is.
+ */
+static bool
+node_kind_allowed(Node *node, FunctionCheck *chk)
+{
+	switch (nodeTag(node))
+	{
+		case T_List:
+		case T_IntList:
+		case T_OidList:
+		case T_Query:
+		case T_RangeTblRef:
+		case T_FromExpr:
+		case T_JoinExpr:
+		case T_TargetEntry:
+		case T_SortGroupClause:
+		case T_CommonTableExpr:
+		case T_SetOperationStmt:
+		case T_SubLink:
+		case T_Var:
+		case T_Const:
+		case T_Param:
+		case T_Aggref:
+		case T_FuncExpr:
+		case T_NamedArgExpr:
+		case T_OpExpr:
+		case T_DistinctExpr:
+		case T_NullIfExpr:
+		case T_ScalarArrayOpExpr:
+		case T_BoolExpr:
+		case T_FieldSelect:
+		case T_RelabelType:
+		case T_CoerceViaIO:
+		case T_ArrayCoerceExpr:
+		case T_ConvertRowtypeExpr:
+		case T_CollateExpr:
+		case T_CaseExpr:
+		case T_CaseWhen:
+		case T_CaseTestExpr:
+		case T_ArrayExpr:
+		case T_RowExpr:
+		case T_RowCompareExpr:
+		case T_CoalesceExpr:
+		case T_MinMaxExpr:
+		case T_NullTest:
+		case T_BooleanTest:
+			return true;
+		case T_SQLValueFunction:
+			/* the date and time are harmless; the user, database and schema are not */
+			switch (((SQLValueFunction *) node)->op)
+			{
+				case SVFOP_CURRENT_DATE:
+				case SVFOP_CURRENT_TIME:
+				case SVFOP_CURRENT_TIME_N:
+				case SVFOP_CURRENT_TIMESTAMP:
+				case SVFOP_CURRENT_TIMESTAMP_N:
+				case SVFOP_LOCALTIME:
+				case SVFOP_LOCALTIME_N:
+				case SVFOP_LOCALTIMESTAMP:
+				case SVFOP_LOCALTIMESTAMP_N:
+					return true;
+				default:
+					chk->reason = "It reads the session's user, database or schema";
+					return false;
+			}
+		case T_NextValueExpr:
+			chk->reason = "It reads a sequence";
+			return false;
+		case T_CoerceToDomain:
+			chk->reason = "A domain's constraints could call any function";
+			return false;
+		default:
+			chk->reason = "Shipped queries may use only columns, constants, parameters, and built-in or scor functions and operators";
+			return false;
+	}
 }
 
 /* A type whose input function reads the catalogs (regclass and its kind) */
@@ -272,16 +499,27 @@ function_check_walker(Node *node, void *context)
 
 	if (node == NULL)
 		return false;
-	if (IsA(node, Query))
-		return query_tree_walker((Query *) node, function_check_walker, context, 0);
-	if (IsA(node, NextValueExpr))
-	{
-		chk->reason = "It reads a sequence";
+	if (!node_kind_allowed(node, chk))
 		return true;
+	if (IsA(node, Query))
+	{
+		Query	   *q = (Query *) node;
+
+		if (sortgroup_refused(q->groupClause, chk) ||
+			sortgroup_refused(q->sortClause, chk) ||
+			sortgroup_refused(q->distinctClause, chk))
+			return true;
+		return query_tree_walker(q, function_check_walker, context, 0);
 	}
-	if (!IsA(node, TargetEntry) && !IsA(node, List) && !IsA(node, FromExpr) &&
-		!IsA(node, JoinExpr) && !IsA(node, RangeTblRef) && !IsA(node, SortGroupClause) &&
-		is_catalog_lookup_type(exprType(node)))
+	if (IsA(node, SetOperationStmt) &&
+		sortgroup_refused(((SetOperationStmt *) node)->groupClauses, chk))
+		return true;
+	if (IsA(node, SortGroupClause))
+		return sortgroup_refused(list_make1(node), chk);
+	if (!IsA(node, TargetEntry) && !IsA(node, List) && !IsA(node, IntList) &&
+		!IsA(node, OidList) && !IsA(node, FromExpr) && !IsA(node, JoinExpr) &&
+		!IsA(node, RangeTblRef) && !IsA(node, CommonTableExpr) &&
+		!IsA(node, SetOperationStmt) && is_catalog_lookup_type(exprType(node)))
 	{
 		chk->reason = "It looks up the catalogs through a reg* type";
 		return true;
@@ -663,14 +901,23 @@ check_shipped_query(const ScorShippedQuery *q, int *ncolumns_out, const char **d
 	Query	   *query;
 	List	   *published = NIL;
 	char	   *schemas = pstrdup(scor_published_schemas);
+	Oid			scor_nsp;
 	Oid			ciphertext_oid;
+	bool		refused;
 	uint8	   *kinds;
 	int			n = 0;
 	ListCell   *lc;
 	FunctionCheck fcheck;
 	Oid			dp_noise_args[3];
 
-	dp_noise_args[0] = TypenameGetTypid("ciphertext");
+	/* scor's own type, whatever the shipped query's search_path holds */
+	scor_nsp = get_namespace_oid("scor", false);
+	ciphertext_oid = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+									 CStringGetDatum("ciphertext"),
+									 ObjectIdGetDatum(scor_nsp));
+	if (!OidIsValid(ciphertext_oid))
+		elog(ERROR, "type scor.ciphertext not found");
+	dp_noise_args[0] = ciphertext_oid;
 	dp_noise_args[1] = FLOAT8OID;
 	dp_noise_args[2] = INT8OID;
 	if (list_length(raw) != 1)
@@ -701,15 +948,21 @@ check_shipped_query(const ScorShippedQuery *q, int *ncolumns_out, const char **d
 	memset(&fcheck, 0, sizeof(fcheck));
 	fcheck.dp_noise = LookupFuncName(list_make2(makeString("scor"), makeString("dp_noise")),
 									 3, dp_noise_args, false);
-	fcheck.scor_nsp = get_namespace_oid("scor", false);
-	foreach(lc, published)
+	fcheck.scor_nsp = scor_nsp;
+	refused = function_check_walker((Node *) query, &fcheck);
+	/* what the views it reads run, as the extension's owner, is checked too */
+	if (!refused)
 	{
-		Oid			nsp = get_namespace_oid((char *) lfirst(lc), true);
-
-		if (OidIsValid(nsp))
-			fcheck.published_nsps = lappend_oid(fcheck.published_nsps, nsp);
+		foreach(lc, QueryRewrite(copyObject(query)))
+		{
+			if (function_check_walker((Node *) lfirst(lc), &fcheck))
+			{
+				refused = true;
+				break;
+			}
+		}
 	}
-	if (function_check_walker((Node *) query, &fcheck))
+	if (refused)
 		ereport(ERROR,
 				(errcode(ERRCODE_SCOR_QUERY_REFUSED),
 				 OidIsValid(fcheck.refused) ?
@@ -730,9 +983,6 @@ check_shipped_query(const ScorShippedQuery *q, int *ncolumns_out, const char **d
 				(errcode(ERRCODE_SCOR_QUERY_REFUSED),
 				 errmsg("shipped query must not return sets from its select list")));
 
-	ciphertext_oid = TypenameGetTypid("ciphertext");
-	if (!OidIsValid(ciphertext_oid))
-		elog(ERROR, "type scor.ciphertext not found");
 	kinds = palloc0(list_length(query->targetList) + 1);
 	foreach(lc, query->targetList)
 	{
@@ -757,9 +1007,13 @@ check_shipped_query(const ScorShippedQuery *q, int *ncolumns_out, const char **d
 	return kinds;
 }
 
-/* Whether this site already answered a query id */
+/*
+ * Whether this site already answered a query id; if so, whether it was
+ * decrypted, and optionally the answer's digest and the log row's xmin.
+ */
 static bool
-query_logged(const uint8 *query_id, bool *decrypted, uint8 *answer_digest)
+query_logged(const uint8 *query_id, bool *decrypted, uint8 *answer_digest,
+			 TransactionId *xmin)
 {
 	Datum		args[1];
 	Oid			argtypes[1] = {BYTEAOID};
@@ -769,7 +1023,7 @@ query_logged(const uint8 *query_id, bool *decrypted, uint8 *answer_digest)
 	SET_VARSIZE(qid, VARHDRSZ + SCOR_QUERY_ID_BYTES);
 	memcpy(VARDATA(qid), query_id, SCOR_QUERY_ID_BYTES);
 	args[0] = PointerGetDatum(qid);
-	if (SPI_execute_with_args("SELECT decrypted_at IS NOT NULL, answer_digest FROM scor.query_log "
+	if (SPI_execute_with_args("SELECT decrypted_at IS NOT NULL, answer_digest, xmin FROM scor.query_log "
 							  "WHERE query_id = $1 FOR UPDATE",
 							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read scor.query_log");
@@ -782,6 +1036,9 @@ query_logged(const uint8 *query_id, bool *decrypted, uint8 *answer_digest)
 		d = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 		if (answer_digest)
 			memcpy(answer_digest, VARDATA_ANY(d), SCOR_DIGEST_BYTES);
+		if (xmin)
+			*xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[0],
+														SPI_tuptable->tupdesc, 3, &isnull));
 		found = true;
 	}
 	return found;
@@ -840,9 +1097,10 @@ contribute_row(StringInfo body, HeapTuple tup, TupleDesc desc, ScorColumn *colum
 			scor_group_key_append(body, isnull ? NULL : SPI_getvalue(tup, desc, i + 1));
 			continue;
 		}
+		/* which row is null depends on data: a generic failure, as for other errors */
 		if (isnull)
 			ereport(ERROR,
-					(errcode(ERRCODE_SCOR_QUERY_REFUSED),
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("column \"%s\" of the shipped query is null in row %d",
 							columns[i].name, row + 1),
 					 errdetail("Every ciphertext column must hold an encrypted aggregate.")));
@@ -982,7 +1240,9 @@ report_shipped_query_failure(const char *site, const char *coordinator,
  * Run a checked shipped query and build the body of the answer: its groups,
  * with a proof for every ciphertext.  Returns the column descriptions.
  * Runs inside SPI; any error becomes a generic failure (see
- * report_shipped_query_failure).
+ * report_shipped_query_failure).  The query runs as if in a read-only
+ * transaction, so that nothing it reaches can write, whatever the checks
+ * missed.
  */
 static ScorColumn *
 run_shipped_query(const ScorShippedQuery *q, const uint8 *kinds, int ncolumns,
@@ -991,6 +1251,7 @@ run_shipped_query(const ScorShippedQuery *q, const uint8 *kinds, int ncolumns,
 				  MemoryContext caller, StringInfo body, int *ngroups)
 {
 	ScorColumn *columns;
+	bool		save_read_only = XactReadOnly;
 
 	/* what is built here must outlive SPI_finish */
 	MemoryContextSwitchTo(caller);
@@ -1018,11 +1279,13 @@ run_shipped_query(const ScorShippedQuery *q, const uint8 *kinds, int ncolumns,
 			if (outer_deadline == 0 || deadline < outer_deadline)
 				enable_timeout_at(STATEMENT_TIMEOUT, deadline);
 		}
+		XactReadOnly = true;
 		if (SPI_execute_with_args(q->sql, q->nparams, q->types, q->values, NULL,
 								  true, 0) != SPI_OK_SELECT)
 			ereport(ERROR,
 					(errcode(ERRCODE_SCOR_QUERY_REFUSED),
 					 errmsg("shipped query must be a SELECT")));
+		XactReadOnly = save_read_only;
 		/* SPI returns in its own context; the answer must outlive SPI_finish */
 		MemoryContextSwitchTo(caller);
 		if (outer_deadline != 0)
@@ -1044,6 +1307,7 @@ run_shipped_query(const ScorShippedQuery *q, const uint8 *kinds, int ncolumns,
 	}
 	PG_CATCH();
 	{
+		XactReadOnly = save_read_only;
 		scor_capture_end();
 		answering_per_site = false;
 		MemoryContextSwitchTo(caller);
@@ -1258,7 +1522,7 @@ scor_contribute(const uint8 *network_id, const uint8 *query_id,
 	search_path = psprintf("%s, scor", scor_published_schemas);
 	scor_become_owner(&scope, "pg_catalog, pg_temp");
 	SPI_connect();
-	if (query_logged(query_id, &decrypted, NULL))
+	if (query_logged(query_id, &decrypted, NULL, NULL))
 		ereport(ERROR,
 				(errcode(ERRCODE_SCOR_REPLAY),
 				 errmsg("query id %s was already answered by site \"%s\"",
@@ -1689,6 +1953,7 @@ scor_decrypt_bundle(const uint8 *network_id, const uint8 *query_id,
 	char	   *coordinator;
 	char	   *analyst;
 	bool		per_site;
+	TransactionId answered_xmin = InvalidTransactionId;
 
 	scor_check_network_id(network_id, "the coordinator");
 	members = scor_members(&nmembers, &self);
@@ -1701,7 +1966,7 @@ scor_decrypt_bundle(const uint8 *network_id, const uint8 *query_id,
 
 	scor_become_owner(&scope, "pg_catalog, pg_temp");
 	SPI_connect();
-	if (!query_logged(query_id, &decrypted, own_digest))
+	if (!query_logged(query_id, &decrypted, own_digest, &answered_xmin))
 		ereport(ERROR,
 				(errcode(ERRCODE_SCOR_REPLAY),
 				 errmsg("site \"%s\" did not answer query id %s",
@@ -1713,6 +1978,13 @@ scor_decrypt_bundle(const uint8 *network_id, const uint8 *query_id,
 				 errmsg("query id %s was already decrypted by site \"%s\"",
 						scor_hex(query_id, SCOR_QUERY_ID_BYTES), site),
 				 errdetail("A site decrypts each query once; a replayed request is refused.")));
+	/* a peer's answer and its decryption never share a transaction */
+	if (decrypt_needs_committed_answer && TransactionIdIsCurrentTransactionId(answered_xmin))
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("site \"%s\" decrypts query id %s only after its answer was committed",
+						site, scor_hex(query_id, SCOR_QUERY_ID_BYTES)),
+				 errdetail("The answer was logged by this very transaction.")));
 	{
 		Datum		args[1];
 		Oid			argtypes[1] = {BYTEAOID};
@@ -1807,6 +2079,7 @@ scor_remote_contribute(PG_FUNCTION_ARGS)
 	bytea	   *network_id = PG_GETARG_BYTEA_PP(0);
 	bytea	   *query_id = PG_GETARG_BYTEA_PP(1);
 
+	check_standalone_call(fcinfo, "scor.remote_contribute");
 	if (VARSIZE_ANY_EXHDR(network_id) != SCOR_NETWORK_ID_BYTES ||
 		VARSIZE_ANY_EXHDR(query_id) != SCOR_QUERY_ID_BYTES)
 		ereport(ERROR,
@@ -1861,6 +2134,7 @@ scor_remote_decrypt(PG_FUNCTION_ARGS)
 	bytea	   *query_id = PG_GETARG_BYTEA_PP(1);
 	bytea	   *bundle = PG_GETARG_BYTEA_PP(2);
 
+	check_standalone_call(fcinfo, "scor.remote_decrypt");
 	if (VARSIZE_ANY_EXHDR(network_id) != SCOR_NETWORK_ID_BYTES ||
 		VARSIZE_ANY_EXHDR(query_id) != SCOR_QUERY_ID_BYTES)
 		ereport(ERROR,
@@ -1870,10 +2144,21 @@ scor_remote_decrypt(PG_FUNCTION_ARGS)
 						   SCOR_NETWORK_ID_BYTES, SCOR_QUERY_ID_BYTES)));
 	{
 		ScorAuditEvent *ev;
-		bytea	   *shares = scor_decrypt_bundle((uint8 *) VARDATA_ANY(network_id),
-												 (uint8 *) VARDATA_ANY(query_id),
-												 (uint8 *) VARDATA_ANY(bundle),
-												 VARSIZE_ANY_EXHDR(bundle), NULL, &ev);
+		bytea	   *volatile shares = NULL;
+
+		decrypt_needs_committed_answer = true;
+		PG_TRY();
+		{
+			shares = scor_decrypt_bundle((uint8 *) VARDATA_ANY(network_id),
+										 (uint8 *) VARDATA_ANY(query_id),
+										 (uint8 *) VARDATA_ANY(bundle),
+										 VARSIZE_ANY_EXHDR(bundle), NULL, &ev);
+		}
+		PG_FINALLY();
+		{
+			decrypt_needs_committed_answer = false;
+		}
+		PG_END_TRY();
 
 		scor_audit_append(ev);
 		PG_RETURN_BYTEA_P(shares);

@@ -8,6 +8,7 @@
 #include "utils/guc.h"
 
 #include "connection.h"
+#include "lockdown.h"
 #include "remote.h"
 #include "scor.h"
 
@@ -30,6 +31,7 @@ _PG_init(void)
 	ScorRemoteInit();
 	ScorDpInit();
 	ScorManifestInit();
+	ScorLockdownInit();
 
 	MarkGUCPrefixReserved("scor");
 }

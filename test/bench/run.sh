@@ -527,6 +527,7 @@ if has fed || has small || has scale; then
 	log "federation cluster on port $FPORT"
 	start_cluster fed "$FPORT" "max_connections = 300" "shared_buffers = 512MB"
 	q $FPORT postgres -c "CREATE ROLE bench_peer LOGIN PASSWORD 'bench'"
+	q $FPORT postgres -c "ALTER ROLE bench_peer SET session_preload_libraries = 'scor'"
 	fed_big=0
 	has fed && fed_big=$FED_ROWS
 	# the 3-site network serves benchmarks 4, 5 and the 3-site point of 6

@@ -30,6 +30,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION scor;
 -- the roles scor_peer and scor_analyst exist from here on (they are global)
 CREATE ROLE scor_drv_peer LOGIN PASSWORD :'peer_password' IN ROLE scor_peer;
+ALTER ROLE scor_drv_peer SET session_preload_libraries = 'scor';
 CREATE ROLE scor_drv_analyst LOGIN PASSWORD :'analyst_password' IN ROLE scor_analyst;
 SELECT site_name FROM scor.init_site('site_a');
 ALTER DATABASE site_a SET search_path = "$user", public, scor;

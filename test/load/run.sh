@@ -183,6 +183,7 @@ for s in "${sites[@]}"; do
 		>"$work/setup-$s.log" 2>&1 <<-'EOF' || setup_failed "setup of site_$s"
 		CREATE EXTENSION scor;
 		ALTER ROLE scor_peer LOGIN PASSWORD :'peer_password';
+		ALTER ROLE scor_peer SET session_preload_libraries = 'scor';
 		CREATE ROLE load_analyst LOGIN PASSWORD :'analyst_password' IN ROLE scor_analyst;
 		ALTER DATABASE loaddb SET search_path = public, scor;
 		SELECT site_name FROM scor.init_site(:'site');

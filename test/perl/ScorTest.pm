@@ -139,6 +139,9 @@ SELECT site_name FROM scor.init_site('$site');
 -- the documented peer login, and a separate login role granted scor_peer
 ALTER ROLE scor_peer LOGIN PASSWORD '$PEER_PASSWORD';
 CREATE ROLE scor_peer_login LOGIN PASSWORD '$PEER_PASSWORD' IN ROLE scor_peer;
+-- scor locks their sessions down from the start (scor.require_peer_lockdown)
+ALTER ROLE scor_peer SET session_preload_libraries = 'scor';
+ALTER ROLE scor_peer_login SET session_preload_libraries = 'scor';
 -- an analyst who is not a superuser: the peer must really use the password
 CREATE ROLE $ANALYST LOGIN IN ROLE scor_analyst;
 CREATE TABLE admissions (id integer, ward text, covid boolean, los integer,

@@ -4,6 +4,7 @@
 -- (HTTPS, timeouts and four clusters: test/t/005_manifest.pl.)
 SET search_path = public, scor;
 CREATE ROLE regress_manifest_peer LOGIN PASSWORD 'peer-secret' IN ROLE scor_peer;
+ALTER ROLE regress_manifest_peer SET session_preload_libraries = 'scor';
 
 -- Where manifests are published: a file the server writes with COPY
 SELECT current_setting('data_directory') || '/regress_manifest.json' AS mf_path \gset
@@ -385,11 +386,14 @@ SELECT version, previous_digest = :'d1' AS linked FROM scor.network_manifest ORD
 SELECT srvname, o AS ca FROM pg_foreign_server, unnest(srvoptions) o WHERE o LIKE 'sslrootcert=%' ORDER BY 1;
 -- ... and query 0102...10, begun under version 1, cannot be decrypted: its
 -- full bundle is refused under version 1's network id and under version 2's
+SELECT network_id AS nid_a2 FROM scor.network_key() \gset
 SET ROLE regress_manifest_peer;
-SELECT sqlstate_of(format('SELECT scor.remote_decrypt(%L, %L, %L)', '\x' || :'nid_a1',
-                          '\x0102030405060708090a0b0c0d0e0f10', :'bundle1')) AS in_flight_v1_id;
-SELECT sqlstate_of(format('SELECT scor.remote_decrypt(%L, %L, %L)', (SELECT '\x' || network_id FROM scor.network_key()),
-                          '\x0102030405060708090a0b0c0d0e0f10', :'bundle1')) AS in_flight_v2_id;
+\set VERBOSITY sqlstate
+SELECT scor.remote_decrypt(('\x' || :'nid_a1')::bytea, '\x0102030405060708090a0b0c0d0e0f10', :'bundle1');
+SELECT :'LAST_ERROR_SQLSTATE' || ': ' || :'LAST_ERROR_MESSAGE' AS in_flight_v1_id;
+SELECT scor.remote_decrypt(('\x' || :'nid_a2')::bytea, '\x0102030405060708090a0b0c0d0e0f10', :'bundle1');
+SELECT :'LAST_ERROR_SQLSTATE' || ': ' || :'LAST_ERROR_MESSAGE' AS in_flight_v2_id;
+\set VERBOSITY default
 RESET ROLE;
 SELECT count(*) AS decrypted FROM scor.query_log
 WHERE query_id = '\x0102030405060708090a0b0c0d0e0f10' AND decrypted_at IS NOT NULL;

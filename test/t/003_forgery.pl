@@ -23,14 +23,20 @@ is($net->sql('site_a', $count_query), $truth, 'the honest network answers exactl
 
 #
 # A peer that tampers with its partial decryption: its superuser wraps
-# scor.remote_decrypt and flips a bit of a D in the SHARES it returns.
+# scor.remote_decrypt and flips a bit of a D in the SHARES it returns.  (The
+# honest function serves only a statement of its own, so the wrapper has it
+# run over a connection of its own, as the superuser.)
 #
 $net->sql('site_b', q{
+CREATE EXTENSION dblink;
 ALTER FUNCTION scor.remote_decrypt(bytea, bytea, bytea) RENAME TO remote_decrypt_honest;
 CREATE FUNCTION scor.remote_decrypt(network_id bytea, query_id bytea, bundle bytea) RETURNS bytea
-LANGUAGE sql AS $$
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 	SELECT pg_catalog.set_byte(s, 10, pg_catalog.get_byte(s, 10) # 1)
-	FROM scor.remote_decrypt_honest($1, $2, $3) s
+	FROM public.dblink(pg_catalog.format('host=%s port=%s dbname=clinic user=postgres',
+			pg_catalog.split_part(pg_catalog.current_setting('unix_socket_directories'), ',', 1),
+			pg_catalog.current_setting('port')),
+		pg_catalog.format('SELECT scor.remote_decrypt_honest(%L, %L, %L)', $1, $2, $3)) AS t(s bytea)
 $$;
 GRANT EXECUTE ON FUNCTION scor.remote_decrypt(bytea, bytea, bytea) TO scor_peer;
 });
@@ -44,6 +50,7 @@ foreach my $coordinator (qw(site_a site_c))
 $net->sql('site_b', q{
 DROP FUNCTION scor.remote_decrypt(bytea, bytea, bytea);
 ALTER FUNCTION scor.remote_decrypt_honest(bytea, bytea, bytea) RENAME TO remote_decrypt;
+DROP EXTENSION dblink;
 });
 is($net->sql('site_a', $count_query), $truth, 'with site_b honest again, queries work');
 

@@ -408,20 +408,21 @@ is($domain_groups, "icu|t\nmedicine|t\nsurgery|t", 'with the ward domain declare
 # site answers a federated query.
 #
 my $seed = '01' x 32;
-# scor is not preloaded: a session loads it at its first scor function
-my $load = 'SELECT count(*) FROM scor.network_key();';
-my ($out, $err) = $net->try_sql('site_b', "$load\nSET scor.dp_test_seed = '$seed';", user => 'scor_peer');
-like($err, qr/ERROR:  42501: permission denied to set parameter "scor.dp_test_seed"/,
+# the peer login's sessions are locked down from their start (scor is in its
+# session_preload_libraries): it can set nothing at all
+my ($out, $err) = $net->try_sql('site_b', "SET scor.dp_test_seed = '$seed';", user => 'scor_peer');
+like($err, qr/ERROR:  42501: peer login "scor_peer" may only call scor's remote entry points/,
 	'the peer login cannot set scor.dp_test_seed');
 ($out, $err) = $net->try_sql('site_b',
-	"$load\nSELECT set_config('scor.dp_test_seed', '$seed', false);", user => 'scor_peer');
-like($err, qr/ERROR:  42501: permission denied to set parameter "scor.dp_test_seed"/,
+	"SELECT set_config('scor.dp_test_seed', '$seed', false);", user => 'scor_peer');
+like($err, qr/ERROR:  42501: peer login "scor_peer" may only call scor's remote entry points/,
 	'nor with set_config');
-# before the library is loaded, SET only makes a placeholder; loading scor
-# drops the peer login's value with a warning
-($out, $err) = $net->try_sql('site_b', "SET scor.dp_test_seed = '$seed';\n$load", user => 'scor_peer');
+# another login, in whose session scor is not preloaded: SET only makes a
+# placeholder; loading scor drops that login's value with a warning
+my $load = 'SELECT count(*) FROM scor.network_key();';
+($out, $err) = $net->try_sql('site_b', "SET scor.dp_test_seed = '$seed';\n$load", user => $ScorTest::ANALYST);
 like($err, qr/WARNING:  42501: permission denied to set parameter "scor.dp_test_seed"/,
-	'a value the peer login set before scor was loaded is refused when it loads');
+	'a value a non-superuser set before scor was loaded is refused when it loads');
 is($net->sql('site_b', qq{
 SET ROLE scor_peer;
 SET scor.dp_test_seed = '$seed';
