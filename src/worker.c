@@ -24,6 +24,7 @@
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/shm_mq.h"
+#include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -100,6 +101,7 @@ scor_run_autonomously(const char *sql, int nparams, const char *const *params)
 	void	   *data;
 	bytea	   *result = NULL;
 	TimestampTz deadline;
+	volatile bool answered = false;
 
 	if (nparams > WORKER_MAX_PARAMS)
 		elog(ERROR, "too many parameters for a scor worker");
@@ -154,6 +156,7 @@ scor_run_autonomously(const char *sql, int nparams, const char *const *params)
 	{
 		/* waits on the latch: interruptible */
 		res = shm_mq_receive(mqh, &len, &data, false);
+		answered = (res == SHM_MQ_SUCCESS);
 		if (res != SHM_MQ_SUCCESS || len < 1)
 			ereport(ERROR,
 					(errcode(ERRCODE_INTERNAL_ERROR),
@@ -187,7 +190,12 @@ scor_run_autonomously(const char *sql, int nparams, const char *const *params)
 	}
 	PG_CATCH();
 	{
-		TerminateBackgroundWorker(handle);
+		/*
+		 * Stop a worker that is still at work (this backend was interrupted
+		 * while waiting); one that has answered is on its way out already.
+		 */
+		if (!answered)
+			TerminateBackgroundWorker(handle);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
@@ -228,6 +236,13 @@ scor_worker_main(Datum main_arg)
 	shm_mq	   *mq;
 	shm_mq_handle *mqh;
 
+	/*
+	 * SIGTERM as in a backend: die() only sets a flag that the next
+	 * CHECK_FOR_INTERRUPTS acts on, so a termination can never cut into
+	 * this process's own exit (the default handler raises FATAL from the
+	 * signal handler, which there leaves the postmaster to assume a crash).
+	 */
+	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	seg = dsm_attach(DatumGetUInt32(main_arg));
 	if (seg == NULL)
