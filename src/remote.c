@@ -561,13 +561,26 @@ published_schema_oids(List *names)
 	return oids;
 }
 
+/* scor.ciphertext, found in scor's schema whatever the search_path holds */
+static Oid
+ciphertext_type_oid(void)
+{
+	Oid			oid = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+									  CStringGetDatum("ciphertext"),
+									  ObjectIdGetDatum(get_namespace_oid("scor", false)));
+
+	if (!OidIsValid(oid))
+		elog(ERROR, "type scor.ciphertext not found");
+	return oid;
+}
+
 /* scor.dp_noise(ciphertext, float8, bigint) */
 static Oid
 dp_noise_oid(void)
 {
 	Oid			args[3];
 
-	args[0] = TypenameGetTypid("ciphertext");
+	args[0] = ciphertext_type_oid();
 	args[1] = FLOAT8OID;
 	args[2] = INT8OID;
 	return LookupFuncName(list_make2(makeString("scor"), makeString("dp_noise")),
@@ -912,11 +925,7 @@ check_shipped_query(const ScorShippedQuery *q, int *ncolumns_out, const char **d
 
 	/* scor's own type, whatever the shipped query's search_path holds */
 	scor_nsp = get_namespace_oid("scor", false);
-	ciphertext_oid = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
-									 CStringGetDatum("ciphertext"),
-									 ObjectIdGetDatum(scor_nsp));
-	if (!OidIsValid(ciphertext_oid))
-		elog(ERROR, "type scor.ciphertext not found");
+	ciphertext_oid = ciphertext_type_oid();
 	dp_noise_args[0] = ciphertext_oid;
 	dp_noise_args[1] = FLOAT8OID;
 	dp_noise_args[2] = INT8OID;

@@ -304,6 +304,8 @@ SELECT :'LAST_ERROR_SQLSTATE' || ': ' || :'LAST_ERROR_MESSAGE' AS other_member_s
 -- altered after signing is refused, naming the claimed coordinator
 SELECT format('SELECT scor.remote_contribute(%L, %L, %L, %L, %L, %s, '''', ''{}'', %L)', :'nid',
               '\x0102030405060708090a0b0c0d0e0f11', 'regress', '%s', '%s', '%s', '%s') AS request \gset
+-- (the generated calls carry this run's keys and signatures: they are not echoed)
+\set ECHO none
 SELECT format(:'request', 'mallory', 'SELECT enc_count(*) FROM visits', 'false', :'sig_by_c') \gexec
 SELECT :'LAST_ERROR_SQLSTATE' || ': ' || :'LAST_ERROR_MESSAGE' AS signed_by_another_member;
 SELECT format(:'request', 'mallory', 'SELECT enc_count(*) FROM visits', 'false', '\x' || repeat('00', 64)) \gexec
@@ -321,10 +323,12 @@ SELECT :'LAST_ERROR_SQLSTATE' || ': ' || :'LAST_ERROR_MESSAGE' AS other_query;
 SELECT replace(format(:'request', 'mallory', 'SELECT enc_count(*) FROM visits', 'false', :'fresh_sig'),
                '''regress''', '''regress_nobody''') \gexec
 SELECT :'LAST_ERROR_SQLSTATE' || ': ' || :'LAST_ERROR_MESSAGE' AS not_a_member;
+\set ECHO all
 \set VERBOSITY default
 -- none of them was answered (this would be a replay), the request as signed is
-SELECT length(scor.remote_contribute(:'nid', '\x0102030405060708090a0b0c0d0e0f11', 'regress', 'mallory',
-                                     'SELECT enc_count(*) FROM visits', false, '', '{}', :'fresh_sig')) > 0 AS as_signed;
+SELECT scor.remote_contribute(:'nid', '\x0102030405060708090a0b0c0d0e0f11', 'regress', 'mallory',
+                              'SELECT enc_count(*) FROM visits', false, '', '{}', :'fresh_sig') AS as_signed_answer \gset
+SELECT length(:'as_signed_answer') > 0 AS as_signed;
 -- and only a superuser may sign by hand
 SELECT sqlstate_of(format('SELECT scor.request_signature(%L, %L, %L, %L, %L, false, '''', ''{}'')', :'nid',
                           '\x0102030405060708090a0b0c0d0e0f12', 'regress', 'mallory',

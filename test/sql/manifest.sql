@@ -402,8 +402,10 @@ SET search_path = public, scor;
 SELECT version, member_set_matches FROM scor.sync_network();
 -- mf_c has rotated: it refuses query 0102...10 too
 SET ROLE regress_manifest_peer;
-SELECT sqlstate_of(format('SELECT scor.remote_decrypt(%L, %L, %L)', '\x' || :'nid_a1',
-                          '\x0102030405060708090a0b0c0d0e0f10', :'bundle1')) AS in_flight_v1_id;
+\set VERBOSITY sqlstate
+SELECT scor.remote_decrypt(('\x' || :'nid_a1')::bytea, '\x0102030405060708090a0b0c0d0e0f10', :'bundle1');
+SELECT :'LAST_ERROR_SQLSTATE' || ': ' || :'LAST_ERROR_MESSAGE' AS in_flight_v1_id;
+\set VERBOSITY default
 RESET ROLE;
 -- a rollback to version 1 is refused
 COPY (SELECT :'e1') TO :'mf_path';
