@@ -131,6 +131,9 @@ foreach my $how ('pg_cancel_backend', 'statement_timeout')
 		"$how: site_b's log shows the shipped query cancelled");
 	$bg->quit;
 }
+$locker->query_safe('COMMIT');
+$locker->quit;
+is($net->sql('site_a', $slow_query), $total, 'with site_b fast again, the query succeeds');
 
 #
 # The peer's backend killed (kill -9) while it runs the shipped query: the
@@ -143,6 +146,10 @@ foreach my $how ('pg_cancel_backend', 'statement_timeout')
 	# reinitializes after a backend crash
 	$node_b->append_conf('postgresql.conf', 'restart_after_crash = on');
 	$node_b->reload;
+	# the shipped query waits for a lock again; the crash ends this session too
+	my $crash_locker = $node_b->background_psql('clinic', on_error_stop => 0);
+	$crash_locker->query_safe('BEGIN');
+	$crash_locker->query_safe('LOCK TABLE admissions IN ACCESS EXCLUSIVE MODE');
 	$bg = $node_a->background_psql('clinic', on_error_stop => 0);
 	$bg->query_safe("SET scor.peer_timeout = '60000'");
 	$bg->query_until(qr/started/, "\\echo started\n$slow_query;\n");
@@ -168,6 +175,7 @@ foreach my $how ('pg_cancel_backend', 'statement_timeout')
 		select(undef, undef, undef, 0.1);
 	}
 	ok($ready, 'kill -9: site_b recovers from the crash');
+	$crash_locker->quit;
 	is($bg->query_safe($count_query), $total, 'kill -9: the same session\'s next federated query is exact');
 	$bg->quit;
 }
@@ -201,9 +209,7 @@ foreach my $how ('pg_cancel_backend', 'statement_timeout')
 }
 
 # nothing is left behind, and the network works
-$locker->query_safe('COMMIT');
-$locker->quit;
-is($net->sql('site_a', $slow_query), $total, 'with site_b fast again, the query succeeds');
+is($net->sql('site_a', $slow_query), $total, 'after the crash and the restart, the query succeeds');
 foreach my $site (qw(site_a site_b site_c))
 {
 	is($net->node($site)->safe_psql('clinic',
