@@ -153,7 +153,8 @@ SELECT scor.remote_contribute('\\x$nid', '\\x$forged_qid', 'site_z', 'analyst', 
 	$sig = $net->request_signature('site_a', 'site_c', $nid, $forged_qid, $dp_shipped, analyst => 'analyst');
 	($out, $err) = $net->try_sql('site_c', qq{
 SET ROLE scor_peer;
-SELECT length(scor.remote_contribute('\\x$nid', '\\x$forged_qid', 'site_a', 'analyst', '$dp_shipped', false, '', '{}', '$sig')) > 0;
+SELECT scor.remote_contribute('\\x$nid', '\\x$forged_qid', 'site_a', 'analyst', '$dp_shipped', false, '', '{}', '$sig') AS answer \\gset
+SELECT length(:'answer') > 0;
 });
 	is($out, 't', 'the request signed by site_a itself is answered (control)');
 	is($net->sql('site_c', $ledger), '1|0.5', 'and charged to site_a\'s analyst at site_c');
