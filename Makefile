@@ -27,7 +27,7 @@ DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 EXTRA_CLEAN = test/unit/*.bin
 
 # site runs first: it creates the key every later test encrypts under
-REGRESS = site ciphertext aggregates decode roles fdw federation manifest
+REGRESS = site ciphertext aggregates decode roles fdw federation manifest audit
 REGRESS_OPTS = --inputdir=test --load-extension=scor
 
 # -Wno-unused-parameter: PostgreSQL 15's own headers (bufpage.h, ilist.h) trip it
