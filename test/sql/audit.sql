@@ -171,6 +171,42 @@ RESET ROLE;
 SELECT scor.remove_peer('srv_regress_audit_b');
 SELECT scor.decrypt(scor.enc_count(*)) AS alone_again FROM visits;
 
+-- The seed never appears in an error message: scor.key_command printing a
+-- seed with one bad digit, a valid seed that is not this site's, and a
+-- seed followed by a failing exit are each refused without quoting it
+CREATE FUNCTION public.error_quotes(stmt text, needle text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	m text;
+	d text;
+	h text;
+BEGIN
+	EXECUTE stmt;
+	RETURN 'no error';
+EXCEPTION WHEN others THEN
+	GET STACKED DIAGNOSTICS m = MESSAGE_TEXT, d = PG_EXCEPTION_DETAIL, h = PG_EXCEPTION_HINT;
+	RETURN SQLSTATE || ': ' || regexp_replace(m, '"[a-z_]+"', '"..."') ||
+		CASE WHEN strpos(lower(concat_ws(' ', m, d, h)), lower(needle)) > 0 THEN ' (quotes it)' ELSE ' (does not quote it)' END;
+END
+$$;
+-- (the control: a message that does quote the text is caught)
+SELECT error_quotes('SELECT scor.no_such_function_5c636a71()', '5c636a71') AS control;
+ALTER SYSTEM SET scor.key_command = 'printf 5c636a71787f868d949ba2a9b0b7bec5ccd3d+ae1e8eff6fd040b121920272e35';
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.5);
+SELECT error_quotes('SELECT scor.decrypt(scor.encrypt(1))', '5c636a71787f868d949ba2a9b0b7bec5ccd3d') AS bad_digit;
+ALTER SYSTEM SET scor.key_command = 'printf 5c636a71787f868d949ba2a9b0b7bec5ccd3dae1e8eff6fd040b121920272e35';
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.5);
+SELECT error_quotes('SELECT scor.decrypt(scor.encrypt(1))', '5c636a71787f868d949ba2a9b0b7bec5ccd3dae1e8eff6fd040b121920272e35') AS other_key;
+ALTER SYSTEM SET scor.key_command = 'echo 5c636a71787f868d949ba2a9b0b7bec5ccd3dae1e8eff6fd040b121920272e35; exit 3';
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.5);
+SELECT error_quotes('SELECT scor.decrypt(scor.encrypt(1))', '5c636a71787f868d949ba2a9b0b7bec5ccd3dae1e8eff6fd040b121920272e35') AS failing_command;
+ALTER SYSTEM RESET scor.key_command;
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.5);
+SELECT scor.decrypt(scor.encrypt(7)) AS key_file_again;
+
 -- The log of all this still verifies against the checkpoint taken above
 SELECT ok, first_bad_seq, problem FROM scor.verify_audit_log(:cp_seq, :'cp_hash', :'cp_sig');
 
