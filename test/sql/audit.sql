@@ -207,6 +207,15 @@ SELECT pg_reload_conf();
 SELECT pg_sleep(0.5);
 SELECT scor.decrypt(scor.encrypt(7)) AS key_file_again;
 
+-- A finding of fuzz_manifest: a number beyond numeric's range made jsonb
+-- raise 22003 instead of the manifest being refused (SC008); a manifest's
+-- numbers are whole numbers now, so an exponent or a fraction is refused too
+SELECT sqlstate_of($$SELECT scor.manifest_sign('{"network": 1e999999}')$$) AS huge_number;
+SELECT sqlstate_of($$SELECT scor.manifest_sign('{"network": "n", "version": 1e0}')$$) AS exponent;
+SELECT sqlstate_of($$SELECT scor.manifest_sign('{"network": "n", "version": 1.0}')$$) AS fraction;
+SELECT sqlstate_of($$SELECT scor.manifest_sign('{"network": "n", "version": 1234567890123456789}')$$) AS nineteen_digits;
+SELECT sqlstate_of($$SELECT scor.manifest_sign('{"network": "n", "version": -5}')$$) AS negative_whole;
+
 -- The log of all this still verifies against the checkpoint taken above
 SELECT ok, first_bad_seq, problem FROM scor.verify_audit_log(:cp_seq, :'cp_hash', :'cp_sig');
 
