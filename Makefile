@@ -28,7 +28,7 @@ DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 EXTRA_CLEAN = test/unit/*.bin
 
 # site runs first: it creates the key every later test encrypts under
-REGRESS = site ciphertext aggregates decode roles fdw federation peer manifest
+REGRESS = site ciphertext aggregates decode roles fdw federation peer manifest audit
 REGRESS_OPTS = --inputdir=test --load-extension=scor
 
 # -Wno-unused-parameter: PostgreSQL 15's own headers (bufpage.h, ilist.h) trip it
@@ -107,7 +107,8 @@ FUZZ_CFLAGS = -g -O2 -fno-omit-frame-pointer -std=gnu11 \
 FUZZ_LDFLAGS = -fuse-ld=lld -Wl,--gc-sections
 FUZZ_LIBS = -lsodium -lgmp -lm
 FUZZ_TARGETS = fuzz_point_decode fuzz_proofs fuzz_dlog_table \
-	fuzz_ciphertext fuzz_answer fuzz_bundle fuzz_federate
+	fuzz_ciphertext fuzz_answer fuzz_bundle fuzz_federate \
+	fuzz_manifest fuzz_keyseed
 FUZZ_BINS = $(addprefix test/fuzz/bin/,$(FUZZ_TARGETS))
 FUZZ_PG = test/fuzz/pgstub.c test/fuzz/pgstub.h
 FUZZ_MSG = test/fuzz/fuzz_msg.c test/fuzz/fuzz_msg.h $(FUZZ_PG) src/protocol.c
@@ -118,6 +119,18 @@ FUZZ_SRCS_fuzz_ciphertext = $(FUZZ_PG) src/ciphertext.c
 FUZZ_SRCS_fuzz_answer = $(FUZZ_MSG)
 FUZZ_SRCS_fuzz_bundle = $(FUZZ_MSG)
 FUZZ_SRCS_fuzz_federate = $(FUZZ_MSG) src/ciphertext.c src/federate.c
+FUZZ_SRCS_fuzz_manifest = $(FUZZ_PG) src/manifest.c src/protocol.c src/ciphertext.c test/fuzz/pgstub_json.c $(FUZZ_JSON_OBJS)
+FUZZ_SRCS_fuzz_keyseed = $(FUZZ_PG) src/keys.c
+# Files that a target #includes to reach their static functions
+FUZZ_INCLUDED = src/federate.c src/manifest.c src/keys.c
+# fuzz_manifest runs PostgreSQL's own JSON and jsonb code: these backend
+# files, compiled (and instrumented) from the LLVM bitcode that PostgreSQL
+# installs for its JIT (package postgresql-15, $(pkglibdir)/bitcode), and
+# pg_parse_json from libpgcommon_shlib.a
+FUZZ_BITCODE = $(pkglibdir)/bitcode/postgres
+FUZZ_JSON_BC = utils/adt/jsonb utils/adt/jsonb_util utils/adt/jsonfuncs utils/adt/numeric nodes/list
+FUZZ_JSON_OBJS = $(addprefix test/fuzz/bin/pg/,$(addsuffix .o,$(notdir $(FUZZ_JSON_BC))))
+FUZZ_PGCOMMON = $(pkglibdir)/libpgcommon_shlib.a $(pkglibdir)/libpgport_shlib.a
 
 .PHONY: fuzz sanitize-check
 fuzz: $(FUZZ_BINS)
@@ -126,7 +139,15 @@ fuzz: $(FUZZ_BINS)
 test/fuzz/bin/%: test/fuzz/%.c test/fuzz/fuzz_common.h $(CORE_SRCS) src/*.h $$(FUZZ_SRCS_$$*) Makefile
 	@mkdir -p test/fuzz/bin
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_LDFLAGS) -o $@ $< \
-		$(filter %.c,$(filter-out src/federate.c,$(FUZZ_SRCS_$*))) $(CORE_SRCS) $(FUZZ_LIBS)
+		$(filter %.c %.o,$(filter-out $(FUZZ_INCLUDED),$(FUZZ_SRCS_$*))) $(CORE_SRCS) \
+		$(if $(filter fuzz_manifest,$*),$(FUZZ_PGCOMMON)) $(FUZZ_LIBS)
+
+# A backend file from its bitcode, with the fuzzers' instrumentation
+test/fuzz/bin/pg/%.o: Makefile
+	@mkdir -p test/fuzz/bin/pg
+	$(FUZZ_CC) -g -O2 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+		-ffunction-sections -fdata-sections -Wno-override-module -c \
+		$(FUZZ_BITCODE)/$(filter %/$*,$(FUZZ_JSON_BC)).bc -o $@
 
 sanitize-check:
 	bash test/sanitize.sh

@@ -47,6 +47,23 @@ COMMENT ON FUNCTION scor.verify_audit_log() IS 'walk the audit log''s hash chain
 REVOKE ALL ON FUNCTION scor.verify_audit_log() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION scor.verify_audit_log() TO scor_admin;
 
+-- The head of the chain, signed with the site's key: exported to a SIEM or
+-- a peer, it anchors the tail that the chain alone cannot protect
+CREATE FUNCTION scor.audit_checkpoint()
+	RETURNS TABLE (seq bigint, row_hash bytea, signature bytea)
+	AS 'MODULE_PATHNAME', 'scor_audit_checkpoint' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION scor.audit_checkpoint() IS 'the seq and hash of the audit log''s last row, signed with this site''s Ed25519 key, for export';
+REVOKE ALL ON FUNCTION scor.audit_checkpoint() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION scor.audit_checkpoint() TO scor_admin;
+
+CREATE FUNCTION scor.verify_audit_log(checkpoint_seq bigint, checkpoint_hash bytea,
+									  checkpoint_signature bytea DEFAULT NULL)
+	RETURNS TABLE (ok boolean, rows_checked bigint, first_bad_seq bigint, problem text)
+	AS 'MODULE_PATHNAME', 'scor_verify_audit_log_checkpoint' LANGUAGE C STABLE;
+COMMENT ON FUNCTION scor.verify_audit_log(bigint, bytea, bytea) IS 'verify the audit log''s chain, then its tail against a checkpoint (and the checkpoint''s signature, when given)';
+REVOKE ALL ON FUNCTION scor.verify_audit_log(bigint, bytea, bytea) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION scor.verify_audit_log(bigint, bytea, bytea) TO scor_admin;
+
 --
 -- Differential privacy
 --

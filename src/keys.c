@@ -235,7 +235,11 @@ scor_free_site_keys(scor_site_keys *keys)
 		sodium_memzero(keys, sizeof(scor_site_keys));
 }
 
-/* Parse 64 hex digits (and an optional newline) into a seed */
+/*
+ * Parse 64 hex digits (and an optional newline) into a seed.  On failure
+ * the seed is wiped: sodium_hex2bin has already written the digits before
+ * the first bad one, and the caller's buffer is not wiped on its error path.
+ */
 static bool
 parse_seed_hex(const char *text, size_t len, uint8 *seed)
 {
@@ -245,9 +249,13 @@ parse_seed_hex(const char *text, size_t len, uint8 *seed)
 		len--;
 	if (len != 2 * SCOR_SEED_BYTES)
 		return false;
-	if (sodium_hex2bin(seed, SCOR_SEED_BYTES, text, len, NULL, &bin_len, NULL) != 0)
+	if (sodium_hex2bin(seed, SCOR_SEED_BYTES, text, len, NULL, &bin_len, NULL) != 0 ||
+		bin_len != SCOR_SEED_BYTES)
+	{
+		sodium_memzero(seed, SCOR_SEED_BYTES);
 		return false;
-	return bin_len == SCOR_SEED_BYTES;
+	}
+	return true;
 }
 
 /* Read the seed from scor.key_command; the output is never logged */

@@ -296,8 +296,25 @@ keycheck_field_start(void *state, char *fname, bool isnull)
 }
 
 /*
- * Parse a JSON document: ASCII only, no field twice in one object, then
- * into jsonb.  The error never quotes the input.
+ * Numbers: whole numbers of at most 18 digits, every number a manifest has.
+ * jsonb would read any other JSON number into a numeric, and raise its own
+ * error (not SC008) past numeric's range, as for 1e999999.
+ */
+static void
+keycheck_scalar(void *state, char *token, JsonTokenType tokentype)
+{
+	KeyCheck   *kc = (KeyCheck *) state;
+	const char *digits = token + (token[0] == '-');
+	size_t		n = strspn(digits, "0123456789");
+
+	if (tokentype == JSON_TOKEN_NUMBER && (n == 0 || n > 18 || digits[n] != '\0'))
+		refuse("Numbers in a manifest are whole numbers of at most 18 digits, without a fraction or an exponent.",
+			   "the %s has a malformed number", kc->what);
+}
+
+/*
+ * Parse a JSON document: ASCII only, no field twice in one object, only
+ * whole numbers, then into jsonb.  The error never quotes the input.
  */
 static Jsonb *
 json_parse(const char *data, int len, const char *what)
@@ -323,6 +340,7 @@ json_parse(const char *data, int len, const char *what)
 	sem.object_start = keycheck_object_start;
 	sem.object_end = keycheck_object_end;
 	sem.object_field_start = keycheck_field_start;
+	sem.scalar = keycheck_scalar;
 
 	lex = makeJsonLexContextCstringLen(text, len, PG_SQL_ASCII, true);
 	rc = pg_parse_json(lex, &sem);

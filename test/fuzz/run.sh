@@ -5,10 +5,14 @@
 #   LIMIT   60 (the default): seconds per target; 10000000r: executions per
 #           target (a number ending in r)
 #   TARGET  fuzz_point_decode fuzz_proofs fuzz_dlog_table fuzz_ciphertext
-#           fuzz_answer fuzz_bundle fuzz_federate (default: all)
+#           fuzz_answer fuzz_bundle fuzz_federate fuzz_manifest fuzz_keyseed
+#           (default: all)
 # Environment: FUZZ_WORK (default test/fuzz/work) holds one corpus directory
 # per target, seeded by the target itself (SCOR_FUZZ_WRITE_SEEDS), the logs
-# and any crash input; FUZZ_FLAGS adds libFuzzer flags.
+# and any crash input; FUZZ_FLAGS adds libFuzzer flags.  A target's
+# checked-in inputs, test/fuzz/corpus/<target> (real inputs from the tests,
+# and the input of every finding, kept as a regression seed), are read as a
+# second corpus directory and never written to.
 #
 # Prints one line per target: executions, seconds, executions per second,
 # coverage (edges) and features, and the crash file if there was one.
@@ -20,7 +24,7 @@ limit=${1:-60}
 shift || true
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(fuzz_point_decode fuzz_proofs fuzz_dlog_table
-	fuzz_ciphertext fuzz_answer fuzz_bundle fuzz_federate)
+	fuzz_ciphertext fuzz_answer fuzz_bundle fuzz_federate fuzz_manifest fuzz_keyseed)
 work=${FUZZ_WORK:-$repo/test/fuzz/work}
 
 case "$limit" in
@@ -41,7 +45,9 @@ for t in "${targets[@]}"; do
 	SCOR_FUZZ_WRITE_SEEDS=$corpus ASAN_OPTIONS=detect_leaks=0 "$bin" >/dev/null 2>&1 || { echo "$t: could not write seeds"; failed=1; continue; }
 	start=$(date +%s.%N)
 	# -rss_limit_mb: a parser that allocates what a length field says is a finding
-	"$bin" "$corpus" "$limit_flag" -print_final_stats=1 -rss_limit_mb=2048 \
+	seeds=()
+	[ -d "$repo/test/fuzz/corpus/$t" ] && seeds=("$repo/test/fuzz/corpus/$t")
+	"$bin" "$corpus" "${seeds[@]}" "$limit_flag" -print_final_stats=1 -rss_limit_mb=2048 \
 		-malloc_limit_mb=512 -timeout=25 -artifact_prefix="$work/crashes/$t-" \
 		${FUZZ_FLAGS:-} >"$log" 2>&1
 	rc=$?
