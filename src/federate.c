@@ -804,16 +804,10 @@ Datum
 scor_federate_template(PG_FUNCTION_ARGS)
 {
 	char	   *template_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	Datum	   *elems;
-	bool	   *nulls;
 	int			nparams;
 	char	  **params;
 
-	deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), TEXTOID, -1, false, TYPALIGN_INT,
-					  &elems, &nulls, &nparams);
-	params = palloc0(sizeof(char *) * Max(nparams, 1));
-	for (int i = 0; i < nparams; i++)
-		params[i] = nulls[i] ? NULL : TextDatumGetCString(elems[i]);
+	params = scor_text_array_strings(PG_GETARG_ARRAYTYPE_P(1), &nparams);
 	return federate(fcinfo, scor_template_call(template_name, nparams, params),
 					template_name, nparams, params, PG_GETARG_BOOL(2), PG_GETARG_BOOL(3));
 }
@@ -830,8 +824,6 @@ scor_request_signature(PG_FUNCTION_ARGS)
 {
 	bytea	   *network_id = PG_GETARG_BYTEA_PP(0);
 	bytea	   *query_id = PG_GETARG_BYTEA_PP(1);
-	Datum	   *elems;
-	bool	   *elem_nulls;
 	int			nparams;
 	char	  **params;
 	ScorMember *members;
@@ -852,11 +844,7 @@ scor_request_signature(PG_FUNCTION_ARGS)
 				 errmsg("malformed federated query request"),
 				 errdetail("The network id has %d bytes and the query id %d.",
 						   SCOR_NETWORK_ID_BYTES, SCOR_QUERY_ID_BYTES)));
-	deconstruct_array(PG_GETARG_ARRAYTYPE_P(7), TEXTOID, -1, false, TYPALIGN_INT,
-					  &elems, &elem_nulls, &nparams);
-	params = palloc0(sizeof(char *) * Max(nparams, 1));
-	for (int i = 0; i < nparams; i++)
-		params[i] = elem_nulls[i] ? NULL : TextDatumGetCString(elems[i]);
+	params = scor_text_array_strings(PG_GETARG_ARRAYTYPE_P(7), &nparams);
 
 	members = scor_members(&nmembers, &self);
 	memset(&req, 0, sizeof(req));

@@ -2081,6 +2081,24 @@ scor_decrypt_bundle(const uint8 *network_id, const uint8 *query_id,
 	return result;
 }
 
+/*
+ * The elements of a text[] argument as C strings (NULL for a null element):
+ * the parameters of a template call, as every entry point takes them.
+ */
+char	  **
+scor_text_array_strings(ArrayType *arr, int *nitems)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	char	  **strings;
+
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, nitems);
+	strings = palloc0(sizeof(char *) * Max(*nitems, 1));
+	for (int i = 0; i < *nitems; i++)
+		strings[i] = nulls[i] ? NULL : TextDatumGetCString(elems[i]);
+	return strings;
+}
+
 /* SQL: scor.remote_contribute, what a peer's coordinator calls first */
 Datum
 scor_remote_contribute(PG_FUNCTION_ARGS)
@@ -2098,19 +2116,13 @@ scor_remote_contribute(PG_FUNCTION_ARGS)
 						   SCOR_NETWORK_ID_BYTES, SCOR_QUERY_ID_BYTES)));
 	{
 		ScorAuditEvent *ev;
-		Datum	   *elems;
-		bool	   *elem_nulls;
 		int			nparams;
 		char	  **params;
 		bytea	   *answer;
 		bytea	   *signature = PG_GETARG_BYTEA_PP(8);
 		ScorRequest req;
 
-		deconstruct_array(PG_GETARG_ARRAYTYPE_P(7), TEXTOID, -1, false, TYPALIGN_INT,
-						  &elems, &elem_nulls, &nparams);
-		params = palloc0(sizeof(char *) * Max(nparams, 1));
-		for (int i = 0; i < nparams; i++)
-			params[i] = elem_nulls[i] ? NULL : TextDatumGetCString(elems[i]);
+		params = scor_text_array_strings(PG_GETARG_ARRAYTYPE_P(7), &nparams);
 
 		/* who asks: the named coordinator must have signed it, for this site */
 		memset(&req, 0, sizeof(req));

@@ -7,6 +7,7 @@
 #define SCOR_REMOTE_H
 
 #include "protocol.h"
+#include "utils/array.h"
 
 /* A group's slot in the union of all answers' groups */
 typedef struct ScorGroupSlot
@@ -59,6 +60,7 @@ extern bytea *scor_contribute(const uint8 *network_id, const uint8 *query_id,
 							  const char *template_name, int nparams,
 							  char **params, ScorAuditEvent **audit_out);
 extern char *scor_template_call(const char *template_name, int nparams, char **params);
+extern char **scor_text_array_strings(ArrayType *arr, int *nitems);
 extern bool scor_own_part_uncommitted;
 extern bool scor_request_may_charge(const char *site, const char *sql,
 									const char *template_name, int nparams,
