@@ -99,14 +99,16 @@ EOF
 	gcc -shared -fPIC -o "$work/preload.so" "$work/preload.c" -ldl || exit 2
 	mv "$pgbin/postgres" "$pgbin/postgres.bin"
 	cat >"$pgbin/postgres" <<EOF
-#!/bin/sh
+#!/bin/bash
 # scor sanitize-check: the server with the ASan and UBSan runtimes preloaded
 export LD_PRELOAD="$asan $work/preload.so $ubsan"
 # the postmaster is not leak-clean: no leak detection
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:log_path=$logs/asan"
 # (a backend cannot read this: see preload.c; it is there for the postmaster)
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$logs/ubsan"
-exec "$pgbin/postgres.bin" "\$@"
+# argv[0] names this wrapper, so that postmaster.opts does too and pg_ctl
+# restart (which reruns the command recorded there) comes back through it
+exec -a "$pgbin/postgres" "$pgbin/postgres.bin" "\$@"
 EOF
 	chmod 755 "$pgbin/postgres"
 	if ! timeout 60 "$pgbin/postgres" -V >/dev/null; then
