@@ -6,6 +6,31 @@
 -- search_path that an untrusted role could write to.
 SET LOCAL search_path = pg_catalog, pg_temp;
 
+-- CREATE EXTENSION uses a schema named scor that exists already: one that
+-- another role made first (and so could drop or alter scor's objects in)
+-- is refused, as are objects it could hold for scor to run by mistake.
+DO $schema$
+DECLARE
+	owner_name name;
+BEGIN
+	SELECT r.rolname INTO owner_name
+	FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles r ON r.oid = n.nspowner
+	WHERE n.nspname = 'scor';
+	IF owner_name IS DISTINCT FROM current_user THEN
+		RAISE EXCEPTION 'schema scor belongs to role "%", not to the role creating the extension', owner_name
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'Drop that schema, or let its owner create the extension.';
+	END IF;
+	IF EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.relnamespace = 'scor'::pg_catalog.regnamespace)
+	   OR EXISTS (SELECT FROM pg_catalog.pg_proc p WHERE p.pronamespace = 'scor'::pg_catalog.regnamespace)
+	   OR EXISTS (SELECT FROM pg_catalog.pg_type t WHERE t.typnamespace = 'scor'::pg_catalog.regnamespace) THEN
+		RAISE EXCEPTION 'schema scor is not empty'
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'scor installs into a schema of its own: drop what the schema holds first.';
+	END IF;
+END
+$schema$;
+
 -- Roles: created once per cluster (roles are global), granted per database.
 --   scor_admin:   the site's key holder and network administrator
 --   scor_analyst: may run local encrypted aggregates and federated queries

@@ -58,3 +58,24 @@ RESET ROLE;
 
 DROP TABLE roles_data;
 DROP ROLE regress_analyst, regress_nobody, regress_peer;
+
+-- A schema named scor that another role made before CREATE EXTENSION (and
+-- whose owner could then drop or replace scor's objects) is refused, and so
+-- is one that holds objects already (CVE-2022-2625 class)
+CREATE DATABASE regress_scor_takeover;
+\c regress_scor_takeover
+CREATE ROLE regress_squatter;
+CREATE SCHEMA scor AUTHORIZATION regress_squatter;
+\set VERBOSITY terse
+CREATE EXTENSION scor;
+ALTER SCHEMA scor OWNER TO CURRENT_USER;
+CREATE FUNCTION scor.encrypt(bigint) RETURNS bytea LANGUAGE sql AS 'SELECT NULL::bytea';
+CREATE EXTENSION scor;
+\set VERBOSITY default
+DROP FUNCTION scor.encrypt(bigint);
+-- an empty schema of the installing role is used as it is
+CREATE EXTENSION scor;
+SELECT extname, extnamespace::regnamespace FROM pg_extension WHERE extname = 'scor';
+\c contrib_regression
+DROP DATABASE regress_scor_takeover;
+DROP ROLE regress_squatter;
