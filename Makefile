@@ -84,8 +84,12 @@ prove_installcheck:
 test/tools/scor_forge: test/tools/forge.c src/crypto.c src/crypto.h src/ristretto.c
 	$(CC) -O2 -Wall -Wextra -Werror -std=gnu11 -Isrc -o $@ test/tools/forge.c src/crypto.c src/ristretto.c -lsodium
 
-prove_installcheck: test/tools/scor_forge
-EXTRA_CLEAN += test/tools/scor_forge
+# scor_fastpath calls a function through libpq's fast-path interface (PQfn)
+test/tools/scor_fastpath: test/tools/fastpath.c
+	$(CC) -O2 -Wall -Wextra -Werror -std=gnu11 -I$(includedir) -o $@ test/tools/fastpath.c -L$(libdir) -lpq
+
+prove_installcheck: test/tools/scor_forge test/tools/scor_fastpath
+EXTRA_CLEAN += test/tools/scor_forge test/tools/scor_fastpath
 # ---- end of TAP test tools ----
 
 # ---- fuzzing and sanitizers (test/fuzz, test/sanitize.sh, docs/fuzzing.md) ----

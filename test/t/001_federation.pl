@@ -3,6 +3,7 @@
 use strict;
 use warnings;
 
+use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -190,6 +191,23 @@ foreach my $site (@sites)
 is($err, '', 'a grouped scaled sum works when one site has no group');
 is($out, join("\n", map { sprintf('%s|%d.%02d', $_, int($cents{$_} / 100), $cents{$_} % 100) } sort keys %cents),
 	'and is exact');
+
+# The peer login's session is locked down for libpq's fast-path function
+# calls too, which send no statement: the same call works for a superuser
+{
+	my $node_b = $net->node('site_b');
+	my $int4pl = $node_b->safe_psql('clinic', q{SELECT 'pg_catalog.int4pl'::regproc::oid});
+	my $tool = "$ENV{TESTDIR}/test/tools/scor_fastpath";
+	my ($stdout, $stderr);
+	IPC::Run::run([ $tool, $node_b->connstr('clinic'), $int4pl ], '>', \$stdout, '2>', \$stderr)
+	  or die "scor_fastpath failed: $stderr";
+	is($stdout, "result 3\n", 'a superuser calls int4pl(1, 2) through the fast-path interface (control)');
+	IPC::Run::run([ $tool, $node_b->connstr('clinic') . ' user=scor_peer', $int4pl ],
+		'>', \$stdout, '2>', \$stderr)
+	  or die "scor_fastpath failed: $stderr";
+	like($stdout, qr/^error: ERROR:  peer login "scor_peer" may only call scor's remote entry points/,
+		'the peer login cannot call it that way');
+}
 
 foreach my $site (@sites)
 {
