@@ -156,7 +156,7 @@ parse(const uint8 *data, size_t len)
 {
 	ParseArgs	p = {data, len, NULL};
 
-	if (!fuzz_try(do_parse, &p))
+	if (!pgstub_try(do_parse, &p))
 	{
 		pgstub_expect_sqlstate("scor_answer_parse", "08P01", NULL);
 		return NULL;
@@ -177,14 +177,14 @@ verify(const ScorAnswer *a)
 	bool		alone,
 				together;
 
-	alone = fuzz_try(do_verify, &v);
+	alone = pgstub_try(do_verify, &v);
 	/* protocol violation, member set mismatch, replay, bad proof */
 	if (!alone)
 		pgstub_expect_sqlstate("scor_answer_verify", "08P01", "SC001", "SC002", "SC003", NULL);
 
 	scor_batch_init(&batch);
 	v.batch = &batch;
-	together = fuzz_try(do_verify, &v);
+	together = pgstub_try(do_verify, &v);
 	if (!together)
 		pgstub_expect_sqlstate("scor_answer_verify (batch)", "08P01", "SC001", "SC002", "SC003", NULL);
 	else

@@ -120,7 +120,7 @@ run(const uint8 *data, size_t size)
 	Args		b = {data, size, NULL, 0, NULL};
 	bytea	   *rebuilt;
 
-	if (!fuzz_try(do_bundle_parse, &b))
+	if (!pgstub_try(do_bundle_parse, &b))
 	{
 		pgstub_expect_sqlstate("scor_bundle_parse", "08P01", NULL);
 		return;
@@ -140,17 +140,17 @@ run(const uint8 *data, size_t size)
 		Args		a = {(const uint8 *) VARDATA_ANY(b.answers[i]),
 		VARSIZE_ANY_EXHDR(b.answers[i]), NULL, 0, NULL};
 
-		if (!fuzz_try(do_answer_parse, &a))
+		if (!pgstub_try(do_answer_parse, &a))
 		{
 			pgstub_expect_sqlstate("scor_answer_parse", "08P01", NULL);
 			continue;
 		}
-		if (!fuzz_try(do_verify_alone, a.answer))
+		if (!pgstub_try(do_verify_alone, a.answer))
 		{
 			pgstub_expect_sqlstate("scor_answer_verify", "08P01", "SC001", "SC002", "SC003", NULL);
 			continue;
 		}
-		if (!fuzz_try(do_verify, a.answer))
+		if (!pgstub_try(do_verify, a.answer))
 			pgstub_finding("an answer that verifies alone is refused when batched: %s",
 						   pgstub_message());
 		any_added = true;

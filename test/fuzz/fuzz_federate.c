@@ -191,7 +191,7 @@ reply(const uint8 *data, size_t len)
 	ReplyArgs	r = {pnstrdup((const char *) data, len), NULL};
 	char	   *hex;
 
-	if (!fuzz_try(do_reply, &r))
+	if (!pgstub_try(do_reply, &r))
 	{
 		pgstub_expect_sqlstate("bytea_from_text", "08P01", NULL);
 		return;
@@ -249,10 +249,10 @@ shares(fuzz_input *in)
 		scor_point_identity(&s.dsum[i]);
 		scor_point_identity(&all.dsum[i]);
 	}
-	alone = fuzz_try(do_shares, &s);
+	alone = pgstub_try(do_shares, &s);
 	if (!alone)
 		pgstub_expect_sqlstate("verify_shares", "08P01", "SC003", NULL);
-	together = fuzz_try(do_all_shares, &all);
+	together = pgstub_try(do_all_shares, &all);
 	if (!together)
 		pgstub_expect_sqlstate("verify_all_shares", "08P01", "SC003", NULL);
 	if (alone != together)
@@ -302,7 +302,7 @@ field(uint8 *out, size_t len, const char *text, const char *name)
 {
 	FieldArgs	f = {out, len, text, name};
 
-	if (!fuzz_try(do_field, &f))
+	if (!pgstub_try(do_field, &f))
 	{
 		pgstub_expect_sqlstate("peer_field", "08P01", NULL);
 		return false;

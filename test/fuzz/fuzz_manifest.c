@@ -45,23 +45,6 @@ extern void pgstub_set_stack_base(void);
 
 static scor_site_keys member_keys[FUZZ_NMEMBERS];
 
-/* Run fn(arg) under a catcher; true if it returned, false on ERROR */
-static bool
-try_parse(void (*fn) (void *), void *arg)
-{
-	sigjmp_buf *prev = pgstub_error_jmp;
-	sigjmp_buf	jb;
-
-	if (pgstub_catch(&jb) != 0)
-	{
-		pgstub_error_jmp = prev;
-		return false;
-	}
-	fn(arg);
-	pgstub_error_jmp = prev;
-	return true;
-}
-
 /* ------------------------------------------------------------ seeds */
 
 /* A member object of the fixed test sites */
@@ -278,7 +261,7 @@ payload(const uint8 *data, size_t size)
 {
 	ParseArgs	p = {(const char *) data, (int) size, NULL, NIL};
 
-	if (!try_parse(do_payload, &p))
+	if (!pgstub_try(do_payload, &p))
 	{
 		pgstub_expect_sqlstate("parse_payload", "SC008", "54001", NULL);
 		return;
@@ -293,7 +276,7 @@ envelope(const uint8 *data, size_t size)
 	const Manifest *prev = NULL;
 	ListCell   *lc;
 
-	if (!try_parse(do_envelope, &p))
+	if (!pgstub_try(do_envelope, &p))
 	{
 		pgstub_expect_sqlstate("parse_envelope", "SC008", "54001", NULL);
 		return;
@@ -306,7 +289,7 @@ envelope(const uint8 *data, size_t size)
 		const Manifest *m = lfirst(lc);
 		ParseArgs	alone = {m->payload, m->payload_len, NULL, NIL};
 
-		if (!try_parse(do_payload, &alone))
+		if (!pgstub_try(do_payload, &alone))
 			pgstub_finding("version %d was accepted in an envelope but not alone: %s",
 						   m->version, pgstub_message());
 		if (memcmp(alone.m->digest, m->digest, MANIFEST_DIGEST_BYTES) != 0)

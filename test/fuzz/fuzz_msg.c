@@ -41,22 +41,6 @@ fuzz_msg_init(void)
 	memcpy(fuzz_member.verify_key, fuzz_site_keys.sign_public, SCOR_SIGN_PUBLIC_BYTES);
 }
 
-bool
-fuzz_try(void (*fn) (void *), void *arg)
-{
-	sigjmp_buf *prev = pgstub_error_jmp;
-	sigjmp_buf	jb;
-
-	if (pgstub_catch(&jb) != 0)
-	{
-		pgstub_error_jmp = prev;
-		return false;
-	}
-	fn(arg);
-	pgstub_error_jmp = prev;
-	return true;
-}
-
 /* Mark len bytes from off as free for the signer to choose */
 static void
 unprotect(uint8 *mask, size_t off, size_t len)

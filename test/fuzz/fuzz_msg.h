@@ -34,7 +34,4 @@ extern void fuzz_msg_init(void);
  */
 extern uint8 *fuzz_build_answer(int variant, size_t *len, uint8 **protect);
 
-/* Run fn(arg) under a catcher; true if it returned, false on ERROR */
-extern bool fuzz_try(void (*fn) (void *), void *arg);
-
 #endif							/* SCOR_FUZZ_MSG_H */

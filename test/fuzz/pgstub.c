@@ -649,3 +649,20 @@ pg_detoast_datum_packed(struct varlena *datum)
 		abort();
 	return datum;
 }
+
+/* Run fn(arg) under a catcher; true if it returned, false on ERROR */
+bool
+pgstub_try(void (*fn) (void *), void *arg)
+{
+	sigjmp_buf *prev = pgstub_error_jmp;
+	sigjmp_buf	jb;
+
+	if (pgstub_catch(&jb) != 0)
+	{
+		pgstub_error_jmp = prev;
+		return false;
+	}
+	fn(arg);
+	pgstub_error_jmp = prev;
+	return true;
+}

@@ -32,6 +32,9 @@ extern sigjmp_buf *PG_exception_stack;
 /* Arm jb as the target of ERRORs; returns 0, or 1 when an ERROR arrives */
 #define pgstub_catch(jb) (pgstub_error_jmp = (jb), sigsetjmp(*(jb), 0))
 
+/* Run fn(arg) under a catcher; true if it returned, false on ERROR */
+extern bool pgstub_try(void (*fn) (void *), void *arg);
+
 /* Start an input: a fresh allocation arena */
 extern void pgstub_begin(void);
 /* End an input: free every allocation of the arena, disarm the catcher */
